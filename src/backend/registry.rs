@@ -1,0 +1,114 @@
+//! Which backends exist, which this build contains, and which can run here.
+//!
+//! [`KNOWN`] describes every backend Lancehead implements (SPEC §2), compiled in or not, so a
+//! request for one that this build left out can name the Cargo feature that brings it.
+//! [`create`] builds an instance; building one is also its run-time availability check (a GPU
+//! backend that finds no adapter answers [`Error::Unavailable`] with the reason).
+
+use crate::backend::{Backend, scalar::Scalar};
+use crate::error::{Error, Result};
+
+/// How a backend's results must agree with `scalar` on the same input (SPEC §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Agreement {
+    /// Julia counts identical; diffusion grids bitwise identical.
+    Exact,
+    /// f64 arithmetic in another order (fused multiply-adds, another compiler): Julia within
+    /// 0.01 % differing pixels; diffusion within `max(1e-12 |x|, 1e-300)`.
+    ToleranceF64,
+    /// f32 arithmetic: Julia within 0.5 % differing pixels; diffusion within `1e-5`.
+    ToleranceF32,
+}
+
+/// What Lancehead knows about a backend, whether or not this build contains it.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct BackendInfo {
+    /// The stable name (CLI, harness, benches, tests).
+    pub name: &'static str,
+    /// The Cargo feature that compiles it in (`None`: always compiled).
+    pub feature: Option<&'static str>,
+    /// How it computes.
+    pub strategy: &'static str,
+    /// What the book does the same way.
+    pub book_analogue: &'static str,
+    /// Agreement class of its Julia counts.
+    pub julia: Agreement,
+    /// Agreement class of its diffusion grids.
+    pub diffusion: Agreement,
+}
+
+/// Every backend Lancehead implements, in the order reports list them.
+pub const KNOWN: &[BackendInfo] = &[BackendInfo {
+    name: "scalar",
+    feature: None,
+    strategy: "plain loops, one thread",
+    book_analogue: "compiled pure Python (Cython, typed)",
+    julia: Agreement::Exact,
+    diffusion: Agreement::Exact,
+}];
+
+/// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
+type Constructor = fn() -> Result<Box<dyn Backend>>;
+
+/// The constructor of backend `name` if this build contains it. Feature-gated arms vanish
+/// from builds without their feature, so this match is the one record of what is compiled.
+fn constructor(name: &str) -> Option<Constructor> {
+    Some(match name {
+        "scalar" => || Ok(Box::new(Scalar)),
+        _ => return None,
+    })
+}
+
+/// The description of backend `name`, if Lancehead knows it.
+pub fn info(name: &str) -> Option<&'static BackendInfo> {
+    KNOWN.iter().find(|b| b.name == name)
+}
+
+/// The backends this build contains, available here or not.
+pub fn compiled() -> impl Iterator<Item = &'static BackendInfo> {
+    KNOWN.iter().filter(|b| constructor(b.name).is_some())
+}
+
+/// Builds backend `name`, or says why it cannot: unknown (listing the known names), not
+/// compiled in (naming the feature), or unavailable here (with the reason).
+pub fn create(name: &str) -> Result<Box<dyn Backend>> {
+    let Some(info) = info(name) else {
+        return Err(Error::UnknownBackend {
+            name: name.to_string(),
+            known: names(KNOWN.iter()),
+        });
+    };
+    match constructor(name) {
+        Some(construct) => construct(),
+        None => Err(Error::NotCompiled {
+            name: name.to_string(),
+            feature: info.feature.unwrap_or("default"),
+            compiled: names(compiled()),
+        }),
+    }
+}
+
+/// A backend of this build and whether it can run here.
+pub struct Probe {
+    pub info: &'static BackendInfo,
+    /// The instance, or why there is none.
+    pub backend: Result<Box<dyn Backend>, String>,
+}
+
+/// Tries every backend of this build (the `lancehead backends` listing).
+pub fn probe_all() -> Vec<Probe> {
+    compiled()
+        .map(|info| Probe {
+            info,
+            backend: create(info.name).map_err(|e| match e {
+                Error::Unavailable { reason, .. } => reason,
+                other => other.to_string(),
+            }),
+        })
+        .collect()
+}
+
+fn names<'a>(infos: impl Iterator<Item = &'a BackendInfo>) -> String {
+    infos.map(|b| b.name).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,103 @@
+//! Every way a Lancehead call can fail, grouped by topic.
+//!
+//! Each message is one line that names the argument at fault and what is accepted, so the CLI
+//! can print it as is.
+
+use std::path::PathBuf;
+
+/// The result type of every fallible Lancehead call.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong, grouped by topic.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    // ---- problem parameters -------------------------------------------------------------
+    /// A parameter outside its accepted range (`name` is the CLI argument's name).
+    #[error("invalid {name} = {value}: expected {accepted}")]
+    InvalidParameter {
+        name: &'static str,
+        value: String,
+        accepted: String,
+    },
+
+    /// `d * dt` beyond the explicit scheme's stability limit.
+    #[error(
+        "unstable diffusion: d*dt = {d}*{dt} = {product} exceeds 0.25, the stability limit of \
+         explicit Euler with dx = 1; choose d and dt with d*dt <= 0.25"
+    )]
+    Unstable { d: f64, dt: f64, product: f64 },
+
+    // ---- buffers ------------------------------------------------------------------------
+    /// A buffer whose shape differs from the problem's.
+    #[error("{what} has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch {
+        what: &'static str,
+        found: (usize, usize),
+        expected: (usize, usize),
+    },
+
+    /// A buffer that is not one contiguous row-major block (kernels and FFI need that).
+    #[error("{what} must be a contiguous row-major (C order) array")]
+    NotContiguous { what: &'static str },
+
+    /// A buffer too large for this machine's memory or address space.
+    #[error("{what} needs {bytes} bytes, more than can be allocated here")]
+    OutOfMemory { what: &'static str, bytes: u128 },
+
+    // ---- backends -----------------------------------------------------------------------
+    /// A backend name Lancehead does not know.
+    #[error("unknown backend `{name}`; known backends: {known}")]
+    UnknownBackend { name: String, known: String },
+
+    /// A backend Lancehead knows but this build left out.
+    #[error(
+        "backend `{name}` is not compiled in; rebuild with `--features {feature}` \
+         (compiled in: {compiled})"
+    )]
+    NotCompiled {
+        name: String,
+        feature: &'static str,
+        compiled: String,
+    },
+
+    /// A backend that is compiled in but cannot run here.
+    #[error("backend `{name}` is unavailable: {reason}")]
+    Unavailable { name: String, reason: String },
+
+    // ---- files --------------------------------------------------------------------------
+    /// A `.npy` file that cannot be read as the array it should hold.
+    #[error("{arg} {}: {message}", path.display())]
+    BadNpy {
+        arg: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+
+    /// Reading or writing a file failed.
+    #[error("{arg} {}: {source}", path.display())]
+    Io {
+        arg: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// Encoding a picture failed.
+    #[error("{arg} {}: cannot encode PNG: {message}", path.display())]
+    Png {
+        arg: &'static str,
+        path: PathBuf,
+        message: String,
+    },
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidParameter`].
+    pub fn invalid(name: &'static str, value: impl ToString, accepted: impl ToString) -> Self {
+        Error::InvalidParameter {
+            name,
+            value: value.to_string(),
+            accepted: accepted.to_string(),
+        }
+    }
+}

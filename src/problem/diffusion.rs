@@ -1,0 +1,143 @@
+//! The 2D diffusion (heat equation) problem of the book's chapter 6 (SPEC §1): explicit Euler,
+//! dx = 1, periodic boundaries.
+
+use ndarray::{Array2, ArrayView2, s};
+
+use crate::error::{Error, Result};
+use crate::problem::{check_finite, try_zeros};
+
+/// The book's time step.
+pub const BOOK_DT: f64 = 0.1;
+/// The book's diffusion coefficient.
+pub const BOOK_D: f64 = 1.0;
+/// The book's number of steps (Tables 6-1 and 6-2).
+pub const BOOK_STEPS: u32 = 500;
+/// The book's grid sizes (Tables 6-1 and 6-2).
+pub const BOOK_SIZES: [usize; 5] = [256, 512, 1024, 2048, 4096];
+/// The stability limit of the explicit scheme with dx = 1: `d * dt <= 0.25`.
+pub const STABILITY_LIMIT: f64 = 0.25;
+
+/// A validated diffusion problem: grid shape and the scheme's coefficients.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiffusionParams {
+    rows: usize,
+    cols: usize,
+    dt: f64,
+    d: f64,
+    k: f64,
+}
+
+impl DiffusionParams {
+    /// Validates the shape and the coefficients; refuses an unstable `d * dt`.
+    pub fn new(rows: usize, cols: usize, dt: f64, d: f64) -> Result<Self> {
+        if rows == 0 {
+            return Err(Error::invalid("rows", rows, "an integer >= 1"));
+        }
+        if cols == 0 {
+            return Err(Error::invalid("cols", cols, "an integer >= 1"));
+        }
+        for (name, v) in [("dt", dt), ("d", d)] {
+            check_finite(name, v, v, "a finite number > 0")?;
+            if v <= 0.0 {
+                return Err(Error::invalid(name, v, "a finite number > 0"));
+            }
+        }
+        let k = d * dt;
+        if k > STABILITY_LIMIT {
+            return Err(Error::Unstable { d, dt, product: k });
+        }
+        Ok(DiffusionParams {
+            rows,
+            cols,
+            dt,
+            d,
+            k,
+        })
+    }
+
+    /// The book's coefficients (`d = 1.0`, `dt = 0.1`) on a `rows x cols` grid.
+    pub fn book(rows: usize, cols: usize) -> Result<Self> {
+        Self::new(rows, cols, BOOK_DT, BOOK_D)
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+    /// `(rows, cols)`.
+    pub fn shape(&self) -> (usize, usize) {
+        (self.rows, self.cols)
+    }
+    pub fn dt(&self) -> f64 {
+        self.dt
+    }
+    pub fn d(&self) -> f64 {
+        self.d
+    }
+    /// `k = d * dt`, computed once; every backend multiplies the Laplacian by this value.
+    pub fn k(&self) -> f64 {
+        self.k
+    }
+
+    /// A zeroed grid of this problem's shape, allocated fallibly.
+    pub fn new_grid(&self) -> Result<Array2<f64>> {
+        try_zeros(self.shape(), "diffusion grid")
+    }
+
+    /// The book's initial condition: zeros, and `0.005` on rows `floor(0.4*rows)..floor(0.5*rows)`
+    /// x cols `floor(0.4*cols)..floor(0.5*cols)`.
+    pub fn book_initial(&self) -> Result<Array2<f64>> {
+        let mut u = self.new_grid()?;
+        let band = |n: usize| (n as f64 * 0.4) as usize..(n as f64 * 0.5) as usize;
+        let (r, c) = (band(self.rows), band(self.cols));
+        u.slice_mut(s![r, c]).fill(0.005);
+        Ok(u)
+    }
+}
+
+/// The diffusion checksum: the sum of the grid, with numpy's pairwise summation over the
+/// row-major data, so it is comparable with `numpy.sum` to the last bit.
+pub fn checksum(grid: ArrayView2<'_, f64>) -> f64 {
+    match grid.as_slice() {
+        Some(data) => numpy_sum(data),
+        None => numpy_sum(&grid.iter().copied().collect::<Vec<_>>()),
+    }
+}
+
+/// `numpy.add.reduce` of a contiguous float64 array: blocks of 8192 elements (numpy's buffer
+/// size) summed in order, each block by numpy's unrolled pairwise summation.
+fn numpy_sum(data: &[f64]) -> f64 {
+    const BUFFER: usize = 8192;
+    data.chunks(BUFFER)
+        .fold(0.0, |acc, chunk| acc + pairwise(chunk))
+}
+
+/// numpy's `pairwise_sum` (numpy/core/src/umath/loops_utils.h.src): eight accumulators below
+/// 128 elements, halves rounded to a multiple of 8 above.
+fn pairwise(a: &[f64]) -> f64 {
+    const BLOCK: usize = 128;
+    let n = a.len();
+    if n < 8 {
+        a.iter().fold(0.0, |s, &x| s + x)
+    } else if n <= BLOCK {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let whole = n - n % 8;
+        for chunk in a[8..whole].chunks_exact(8) {
+            for (acc, &x) in r.iter_mut().zip(chunk) {
+                *acc += x;
+            }
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &a[whole..] {
+            res += x;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise(&a[..n2]) + pairwise(&a[n2..])
+    }
+}

@@ -2,8 +2,15 @@
 //!
 //! Each backend lives in its own module; [`registry`] knows which ones this build contains.
 
+#[cfg(feature = "ndarray")]
+pub mod ndarray;
+#[cfg(feature = "rayon")]
+pub mod parallel;
 pub mod registry;
+pub mod rows;
 pub mod scalar;
+#[cfg(feature = "simd")]
+pub mod simd;
 
 use ndarray::ArrayViewMut2;
 

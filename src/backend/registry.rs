@@ -5,7 +5,13 @@
 //! [`create`] builds an instance; building one is also its run-time availability check (a GPU
 //! backend that finds no adapter answers [`Error::Unavailable`] with the reason).
 
-use crate::backend::{Backend, scalar::Scalar};
+#[cfg(feature = "ndarray")]
+use crate::backend::ndarray;
+#[cfg(feature = "rayon")]
+use crate::backend::parallel::Parallel;
+use crate::backend::{Backend, scalar};
+#[cfg(feature = "simd")]
+use crate::backend::{rows::Serial, simd};
 use crate::error::{Error, Result};
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
@@ -39,14 +45,56 @@ pub struct BackendInfo {
 }
 
 /// Every backend Lancehead implements, in the order reports list them.
-pub const KNOWN: &[BackendInfo] = &[BackendInfo {
-    name: "scalar",
-    feature: None,
-    strategy: "plain loops, one thread",
-    book_analogue: "compiled pure Python (Cython, typed)",
-    julia: Agreement::Exact,
-    diffusion: Agreement::Exact,
-}];
+pub const KNOWN: &[BackendInfo] = &[
+    BackendInfo {
+        name: "scalar",
+        feature: None,
+        strategy: "plain loops, one thread",
+        book_analogue: "compiled pure Python (Cython, typed)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "ndarray-alloc",
+        feature: Some("ndarray"),
+        strategy: "whole-array expressions, new arrays every step",
+        book_analogue: "numpy with np.roll (Example 6-9)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "ndarray",
+        feature: Some("ndarray"),
+        strategy: "preallocated in-place slice arithmetic",
+        book_analogue: "numpy in place with roll_add (Example 6-17)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "simd",
+        feature: Some("simd"),
+        strategy: "wide vectors, one thread, run-time SSE2/AVX2/AVX-512 dispatch",
+        book_analogue: "numpy vectorization",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "rayon",
+        feature: Some("rayon"),
+        strategy: "scalar rows on a work-stealing thread pool",
+        book_analogue: "OpenMP prange (Example 7-12)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "simd-rayon",
+        feature: Some("simd,rayon"),
+        strategy: "SIMD rows on a work-stealing thread pool",
+        book_analogue: "vectorized OpenMP",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+];
 
 /// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
 type Constructor = fn() -> Result<Box<dyn Backend>>;
@@ -55,7 +103,22 @@ type Constructor = fn() -> Result<Box<dyn Backend>>;
 /// from builds without their feature, so this match is the one record of what is compiled.
 fn constructor(name: &str) -> Option<Constructor> {
     Some(match name {
-        "scalar" => || Ok(Box::new(Scalar)),
+        "scalar" => || Ok(Box::new(scalar::backend())),
+        #[cfg(feature = "ndarray")]
+        "ndarray-alloc" => || Ok(Box::new(ndarray::NdarrayAlloc)),
+        #[cfg(feature = "ndarray")]
+        "ndarray" => || Ok(Box::new(ndarray::NdarrayInPlace)),
+        #[cfg(feature = "simd")]
+        "simd" => || Ok(Box::new(Serial::new("simd", simd::SimdRows::new()?))),
+        #[cfg(feature = "rayon")]
+        "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows))),
+        #[cfg(all(feature = "simd", feature = "rayon"))]
+        "simd-rayon" => || {
+            Ok(Box::new(Parallel::new(
+                "simd-rayon",
+                simd::SimdRows::new()?,
+            )))
+        },
         _ => return None,
     })
 }

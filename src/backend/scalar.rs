@@ -1,56 +1,48 @@
 //! `scalar`: plain loops on one thread, in SPEC's canonical operation order. The reference
 //! that every other backend is checked against.
 
-use ndarray::ArrayViewMut2;
-
-use crate::backend::{
-    Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, julia_output, ping_pong,
-};
-use crate::error::Result;
+use crate::backend::rows::{RowKernels, Serial};
 use crate::problem::{DiffusionParams, JuliaParams};
 
-/// The reference backend.
+/// Plain-loop row kernels: the reference arithmetic.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct Scalar;
+pub struct ScalarRows;
 
-impl Backend for Scalar {
-    fn name(&self) -> &'static str {
-        "scalar"
-    }
+/// The `scalar` backend.
+pub fn backend() -> Serial<ScalarRows> {
+    Serial::new("scalar", ScalarRows)
 }
 
-impl JuliaKernel for Scalar {
-    fn julia(&self, params: &JuliaParams, counts: ArrayViewMut2<'_, u32>) -> Result<()> {
-        let counts = julia_output(params, counts)?;
-        for (row, &y) in counts.chunks_exact_mut(params.width()).zip(params.ys()) {
-            julia_row(params, y, row);
+impl RowKernels for ScalarRows {
+    fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]) {
+        let (cr, ci) = params.c();
+        let max_iter = params.max_iter();
+        let ys = &params.ys()[first_row..];
+        for (row, &y) in out.chunks_exact_mut(params.width()).zip(ys) {
+            for (n, &x) in row.iter_mut().zip(params.xs()) {
+                *n = julia_pixel(x, y, cr, ci, max_iter);
+            }
         }
-        Ok(())
     }
-}
 
-impl DiffusionKernel for Scalar {
-    fn evolve(
+    fn diffusion_rows(
         &self,
         params: &DiffusionParams,
-        grid: ArrayViewMut2<'_, f64>,
-        scratch: ArrayViewMut2<'_, f64>,
-        steps: u32,
-    ) -> Result<()> {
-        let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
-        let (rows, cols, k) = (params.rows(), params.cols(), params.k());
-        ping_pong(grid, scratch, steps, |src, dst| {
-            for (i, out) in dst.chunks_exact_mut(cols).enumerate() {
-                diffusion_row(src, rows, cols, i, k, out);
-            }
-        });
-        Ok(())
+        src: &[f64],
+        first_row: usize,
+        out: &mut [f64],
+    ) {
+        let cols = params.cols();
+        for (i, row) in out.chunks_exact_mut(cols).enumerate() {
+            let [up, mid, down] = neighbour_rows(src, params, first_row + i);
+            diffusion_row(up, mid, down, params.k(), row);
+        }
     }
 }
 
 /// The escape count of one pixel, SPEC §1 to the letter.
 #[inline(always)]
-pub(crate) fn julia_pixel(zr: f64, zi: f64, cr: f64, ci: f64, max_iter: u32) -> u32 {
+pub fn julia_pixel(zr: f64, zi: f64, cr: f64, ci: f64, max_iter: u32) -> u32 {
     let (mut zr, mut zi) = (zr, zi);
     let mut n = 0;
     while n < max_iter && zr * zr + zi * zi < 4.0 {
@@ -62,41 +54,30 @@ pub(crate) fn julia_pixel(zr: f64, zi: f64, cr: f64, ci: f64, max_iter: u32) -> 
     n
 }
 
-/// One row of counts: the pixels at imaginary part `y` for every column.
-pub(crate) fn julia_row(params: &JuliaParams, y: f64, out: &mut [u32]) {
-    let (cr, ci) = params.c();
-    let max_iter = params.max_iter();
-    for (n, &x) in out.iter_mut().zip(params.xs()) {
-        *n = julia_pixel(x, y, cr, ci, max_iter);
-    }
-}
-
 /// One updated cell in the canonical operation order:
 /// `v = up + down; h = left + right; lap = (v + h) - 4*c; c + k*lap`.
 #[inline(always)]
-pub(crate) fn diffusion_cell(up: f64, down: f64, left: f64, right: f64, c: f64, k: f64) -> f64 {
+pub fn diffusion_cell(up: f64, down: f64, left: f64, right: f64, c: f64, k: f64) -> f64 {
     let v = up + down;
     let h = left + right;
     let lap = (v + h) - 4.0 * c;
     c + k * lap
 }
 
-/// Row `i` of one step: reads the row-major `rows x cols` grid `src` (periodic in both
-/// directions) and writes the updated row into `out`.
-pub(crate) fn diffusion_row(
-    src: &[f64],
-    rows: usize,
-    cols: usize,
-    i: usize,
-    k: f64,
-    out: &mut [f64],
-) {
+/// Rows `i-1`, `i` and `i+1` of the row-major grid `src`, wrapping at the edges.
+#[inline]
+pub fn neighbour_rows<'a>(src: &'a [f64], params: &DiffusionParams, i: usize) -> [&'a [f64]; 3] {
+    let (rows, cols) = params.shape();
     let row = |r: usize| &src[r * cols..(r + 1) * cols];
-    let up = row(if i == 0 { rows - 1 } else { i - 1 });
-    let down = row(if i + 1 == rows { 0 } else { i + 1 });
-    let mid = row(i);
-    let last = cols - 1;
-    if cols == 1 {
+    let up = if i == 0 { rows - 1 } else { i - 1 };
+    let down = if i + 1 == rows { 0 } else { i + 1 };
+    [row(up), row(i), row(down)]
+}
+
+/// One step of one row, from its neighbour rows; columns wrap at the edges.
+pub fn diffusion_row(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
+    let last = mid.len() - 1;
+    if last == 0 {
         out[0] = diffusion_cell(up[0], down[0], mid[0], mid[0], mid[0], k);
         return;
     }

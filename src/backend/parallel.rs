@@ -1,0 +1,78 @@
+//! Row kernels on rayon's thread pool: `rayon` (plain loops) and `simd-rayon` (SIMD).
+//!
+//! The book's OpenMP lesson (Example 7-12): Julia rows cost wildly different amounts, so the
+//! rows are handed out one at a time and idle threads steal work (rayon's dynamic
+//! scheduling, the counterpart of `schedule(guided)`). Diffusion rows all cost the same, so
+//! each step splits the grid into a few bands per thread. Threads come from rayon's one global
+//! pool, started once; no step spawns a thread. Each row is computed by the same code as in
+//! the one-thread backend, so results are identical whatever the thread count.
+
+use ndarray::ArrayViewMut2;
+use rayon::prelude::*;
+
+use crate::backend::rows::RowKernels;
+use crate::backend::{
+    Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, julia_output, ping_pong,
+};
+use crate::error::Result;
+use crate::problem::{DiffusionParams, JuliaParams};
+
+/// Bands per thread in a diffusion step: a few, so a thread slowed by the OS does not hold
+/// up the whole step, yet few enough that each band is long.
+const BANDS_PER_THREAD: usize = 4;
+
+/// A multi-threaded backend built from row kernels.
+#[derive(Debug, Clone)]
+pub struct Parallel<K> {
+    name: &'static str,
+    kernels: K,
+}
+
+impl<K: RowKernels> Parallel<K> {
+    pub fn new(name: &'static str, kernels: K) -> Self {
+        Parallel { name, kernels }
+    }
+}
+
+impl<K: RowKernels> Backend for Parallel<K> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let mut details = self.kernels.details();
+        details.push(("threads", rayon::current_num_threads().to_string()));
+        details
+    }
+}
+
+impl<K: RowKernels> JuliaKernel for Parallel<K> {
+    fn julia(&self, params: &JuliaParams, counts: ArrayViewMut2<'_, u32>) -> Result<()> {
+        let counts = julia_output(params, counts)?;
+        counts
+            .par_chunks_mut(params.width())
+            .enumerate()
+            .for_each(|(row, out)| self.kernels.julia_rows(params, row, out));
+        Ok(())
+    }
+}
+
+impl<K: RowKernels> DiffusionKernel for Parallel<K> {
+    fn evolve(
+        &self,
+        params: &DiffusionParams,
+        grid: ArrayViewMut2<'_, f64>,
+        scratch: ArrayViewMut2<'_, f64>,
+        steps: u32,
+    ) -> Result<()> {
+        let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
+        let bands = rayon::current_num_threads() * BANDS_PER_THREAD;
+        let band_rows = params.rows().div_ceil(bands);
+        let cols = params.cols();
+        ping_pong(grid, scratch, steps, |src, dst| {
+            dst.par_chunks_mut(band_rows * cols)
+                .enumerate()
+                .for_each(|(b, out)| self.kernels.diffusion_rows(params, src, b * band_rows, out));
+        });
+        Ok(())
+    }
+}

@@ -41,8 +41,12 @@ pub enum Error {
     NotContiguous { what: &'static str },
 
     /// A buffer too large for this machine's memory or address space.
-    #[error("{what} needs {bytes} bytes, more than can be allocated here")]
-    OutOfMemory { what: &'static str, bytes: u128 },
+    #[error("{what} of {}x{} needs {bytes} bytes, more than can be allocated here", shape.0, shape.1)]
+    OutOfMemory {
+        what: &'static str,
+        shape: (usize, usize),
+        bytes: u128,
+    },
 
     // ---- backends -----------------------------------------------------------------------
     /// A backend name Lancehead does not know.

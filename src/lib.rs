@@ -16,6 +16,7 @@
 //! # Ok::<(), lancehead::Error>(())
 //! ```
 
+pub mod agreement;
 pub mod backend;
 pub mod error;
 pub mod io;

@@ -2,15 +2,13 @@
 //!
 //! Each backend lives in its own module; [`registry`] knows which ones this build contains.
 
-#[cfg(feature = "ndarray")]
-pub mod ndarray;
 #[cfg(feature = "rayon")]
 pub mod parallel;
 pub mod registry;
 pub mod rows;
 pub mod scalar;
-#[cfg(feature = "simd")]
-pub mod simd;
+#[cfg(feature = "ndarray")]
+pub mod whole_array;
 
 use ndarray::ArrayViewMut2;
 

@@ -5,13 +5,11 @@
 //! [`create`] builds an instance; building one is also its run-time availability check (a GPU
 //! backend that finds no adapter answers [`Error::Unavailable`] with the reason).
 
-#[cfg(feature = "ndarray")]
-use crate::backend::ndarray;
 #[cfg(feature = "rayon")]
 use crate::backend::parallel::Parallel;
+#[cfg(feature = "ndarray")]
+use crate::backend::whole_array;
 use crate::backend::{Backend, scalar};
-#[cfg(feature = "simd")]
-use crate::backend::{rows::Serial, simd};
 use crate::error::{Error, Result};
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
@@ -105,20 +103,11 @@ fn constructor(name: &str) -> Option<Constructor> {
     Some(match name {
         "scalar" => || Ok(Box::new(scalar::backend())),
         #[cfg(feature = "ndarray")]
-        "ndarray-alloc" => || Ok(Box::new(ndarray::NdarrayAlloc)),
+        "ndarray-alloc" => || Ok(Box::new(whole_array::NdarrayAlloc)),
         #[cfg(feature = "ndarray")]
-        "ndarray" => || Ok(Box::new(ndarray::NdarrayInPlace)),
-        #[cfg(feature = "simd")]
-        "simd" => || Ok(Box::new(Serial::new("simd", simd::SimdRows::new()?))),
+        "ndarray" => || Ok(Box::new(whole_array::NdarrayInPlace)),
         #[cfg(feature = "rayon")]
         "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows))),
-        #[cfg(all(feature = "simd", feature = "rayon"))]
-        "simd-rayon" => || {
-            Ok(Box::new(Parallel::new(
-                "simd-rayon",
-                simd::SimdRows::new()?,
-            )))
-        },
         _ => return None,
     })
 }

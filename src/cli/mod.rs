@@ -134,11 +134,19 @@ pub fn run() -> Result<(), Failure> {
             return Ok(());
         }
         Err(e) => {
-            // clap's errors come with a usage block; keep the one line that says what is wrong.
+            // clap's errors come with a usage block; keep the first paragraph (what is wrong,
+            // and the possible values when it lists them) as one line.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
+            let paragraph: Vec<&str> = text
+                .lines()
+                .take_while(|line| !line.trim().is_empty())
+                .map(str::trim)
+                .collect();
             return Err(Failure {
-                message: first.trim_start_matches("error: ").to_string(),
+                message: paragraph
+                    .join(" ")
+                    .trim_start_matches("error: ")
+                    .to_string(),
                 code: 2,
             });
         }

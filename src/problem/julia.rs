@@ -33,6 +33,8 @@ pub const BOOK_MAX_ITER: u32 = 300;
 /// The book's own check (Example 2-2): the sum of all counts of the default problem.
 pub const BOOK_CHECKSUM: u64 = 33_219_980;
 
+const COUNTS: &str = "Julia counts (height x width)";
+
 /// A validated Julia set problem, with its pixel coordinates computed once.
 ///
 /// Every backend reads the coordinates from [`xs`](Self::xs) and [`ys`](Self::ys) instead of
@@ -64,6 +66,14 @@ impl JuliaParams {
         }
         if height == 0 {
             return Err(Error::invalid("height", height, "an integer >= 1"));
+        }
+        let bytes = width as u128 * height as u128 * std::mem::size_of::<u32>() as u128;
+        if bytes > isize::MAX as u128 {
+            return Err(Error::OutOfMemory {
+                what: COUNTS,
+                shape: (height, width),
+                bytes,
+            });
         }
         let Region { x1, x2, y1, y2 } = region;
         let region_text = format!("{x1},{x2},{y1},{y2}");
@@ -142,7 +152,7 @@ impl JuliaParams {
 
     /// A zeroed counts array of this problem's shape, allocated fallibly.
     pub fn new_counts(&self) -> Result<Array2<u32>> {
-        try_zeros(self.shape(), "Julia counts")
+        try_zeros(self.shape(), COUNTS)
     }
 }
 

@@ -28,7 +28,11 @@ pub fn try_zeros<T: Clone + Default>(
 ) -> Result<Array2<T>> {
     let elements = rows as u128 * cols as u128;
     let bytes = elements * std::mem::size_of::<T>() as u128;
-    let too_big = || Error::OutOfMemory { what, bytes };
+    let too_big = || Error::OutOfMemory {
+        what,
+        shape: (rows, cols),
+        bytes,
+    };
     if bytes > isize::MAX as u128 {
         return Err(too_big());
     }

@@ -23,7 +23,7 @@ pub mod io;
 pub mod problem;
 
 pub use backend::registry;
-pub use backend::{Backend, DiffusionKernel, JuliaKernel};
+pub use backend::{Backend, DiffusionKernel, JuliaKernel, TransferTimes};
 pub use error::{Error, Result};
 pub use problem::{DiffusionParams, JuliaParams, Region};
 

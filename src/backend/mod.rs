@@ -64,6 +64,24 @@ pub trait Backend: JuliaKernel + DiffusionKernel + Send + Sync {
     fn details(&self) -> Vec<(&'static str, String)> {
         Vec::new()
     }
+
+    /// For backends that move data to and from a device (GPU): how the most recent kernel
+    /// call on this instance split its time (the book's "cost of the memory copies" lesson).
+    /// `None` for backends that compute in host memory.
+    fn last_transfer_times(&self) -> Option<TransferTimes> {
+        None
+    }
+}
+
+/// Where a device backend's kernel call spent its time, measured on the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct TransferTimes {
+    /// Copying inputs to the device (seconds).
+    pub upload: f64,
+    /// Running the kernels, to completion (seconds).
+    pub compute: f64,
+    /// Copying results back to the host (seconds).
+    pub read_back: f64,
 }
 
 /// Checks a counts buffer for `params` and returns it as one row-major slice.

@@ -33,6 +33,25 @@ fn candidates() -> Vec<(&'static BackendInfo, Box<dyn Backend>)> {
             );
         }
     }
+    #[cfg(feature = "simd")]
+    found.extend(simd_paths());
+    found
+}
+
+/// Every SIMD path this CPU supports, each as a one-thread `simd` backend forced onto it (the
+/// registry's `simd` runs only the widest). Paths this CPU lacks are reported loudly.
+#[cfg(feature = "simd")]
+fn simd_paths() -> Vec<(&'static BackendInfo, Box<dyn Backend>)> {
+    use lancehead::backend::rows::Serial;
+    use lancehead::backend::simd::{SimdPath, SimdRows};
+    let info = registry::info("simd").expect("simd is known");
+    let mut found: Vec<(&'static BackendInfo, Box<dyn Backend>)> = Vec::new();
+    for path in SimdPath::ALL {
+        match SimdRows::with_path(path) {
+            Ok(rows) => found.push((info, Box::new(Serial::new("simd", rows)))),
+            Err(e) => eprintln!("SKIPPED simd path {}: {e}", path.name()),
+        }
+    }
     found
 }
 
@@ -111,6 +130,7 @@ fn julia_agrees_with_scalar() {
         33_219_980
     );
     for (info, backend) in candidates() {
+        eprintln!("julia: checking {} {:?}", info.name, backend.details());
         for ((label, params), expected) in cases.iter().zip(&reference) {
             let diff = JuliaDiff::new(expected.view(), julia(&*backend, params).view());
             if info.julia != registry::Agreement::Exact {
@@ -153,6 +173,13 @@ fn diffusion_cases() -> Vec<(String, DiffusionParams, Array2<f64>, u32)> {
         (64, 64),
         (100, 7),
         (9, 1000),
+        // Widths around the vector widths (4 and 8 lanes, plus the two wrapping edge cells).
+        (7, 6),
+        (4, 9),
+        (6, 10),
+        (5, 11),
+        (3, 13),
+        (8, 33),
     ];
     for (i, (rows, cols)) in shapes.into_iter().enumerate() {
         let steps = [0u32, 1, 2, 7, 50][i % 5];
@@ -176,6 +203,7 @@ fn diffusion_agrees_with_scalar() {
         .map(|(_, p, init, steps)| evolve(&*scalar(), p, init.view(), *steps))
         .collect();
     for (info, backend) in candidates() {
+        eprintln!("diffusion: checking {} {:?}", info.name, backend.details());
         for ((label, params, init, steps), expected) in cases.iter().zip(&reference) {
             let got = evolve(&*backend, params, init.view(), *steps);
             let diff = GridDiff::new(expected.view(), got.view());

@@ -305,3 +305,37 @@ fn a_failing_output_leaves_no_other_output_behind() {
     ];
     refused(&args, "--png", dir.path());
 }
+
+/// `LANCEHEAD_SIMD_PATH` forces the SIMD path that `backends` reports and the kernels use; a
+/// value it does not know is refused with one line naming it.
+#[cfg(feature = "simd")]
+#[test]
+fn simd_path_can_be_forced() {
+    let run = |path: &str, args: &[&str]| {
+        Command::cargo_bin("lancehead")
+            .unwrap()
+            .env("LANCEHEAD_SIMD_PATH", path)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run("sse2", &["backends", "--json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let simd = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "simd")
+        .expect("simd listed");
+    assert_eq!(simd["details"]["path"], "sse2 (4 x f64)", "{simd}");
+
+    let out = run("sse2", &["julia", "--backend", "simd", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["checksum"], 33_219_980);
+
+    let out = run("neon", &["julia", "--backend", "simd"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("LANCEHEAD_SIMD_PATH"), "{stderr}");
+}

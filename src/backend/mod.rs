@@ -7,6 +7,8 @@ pub mod parallel;
 pub mod registry;
 pub mod rows;
 pub mod scalar;
+#[cfg(feature = "simd")]
+pub mod simd;
 #[cfg(feature = "ndarray")]
 pub mod whole_array;
 

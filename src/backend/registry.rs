@@ -10,6 +10,8 @@ use crate::backend::parallel::Parallel;
 #[cfg(feature = "ndarray")]
 use crate::backend::whole_array;
 use crate::backend::{Backend, scalar};
+#[cfg(feature = "simd")]
+use crate::backend::{rows::Serial, simd};
 use crate::error::{Error, Result};
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
@@ -106,8 +108,17 @@ fn constructor(name: &str) -> Option<Constructor> {
         "ndarray-alloc" => || Ok(Box::new(whole_array::NdarrayAlloc)),
         #[cfg(feature = "ndarray")]
         "ndarray" => || Ok(Box::new(whole_array::NdarrayInPlace)),
+        #[cfg(feature = "simd")]
+        "simd" => || Ok(Box::new(Serial::new("simd", simd::SimdRows::new()?))),
         #[cfg(feature = "rayon")]
         "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows))),
+        #[cfg(all(feature = "simd", feature = "rayon"))]
+        "simd-rayon" => || {
+            Ok(Box::new(Parallel::new(
+                "simd-rayon",
+                simd::SimdRows::new()?,
+            )))
+        },
         _ => return None,
     })
 }

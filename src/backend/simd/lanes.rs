@@ -1,0 +1,196 @@
+//! The vector operations the SIMD kernels are written in, once per instruction set.
+//!
+//! `wide` picks its instructions when it is compiled, and a default x86-64 build only has
+//! SSE2, so `wide::f64x4` is two SSE2 registers whatever CPU the program runs on. The baseline
+//! path uses it as is; the AVX2 and AVX-512 paths implement the same few operations on the
+//! `core::arch` types so that the generic kernel bodies, compiled inside `#[target_feature]`
+//! functions (see `super`), really use 256- and 512-bit registers.
+//!
+//! Every operation here is one IEEE operation with round-to-nearest, the same as the scalar
+//! reference: there is no fused multiply-add anywhere, so results are bitwise those of
+//! `scalar`.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+/// `LANES` f64 values in one vector (or a few registers), and a mask of as many lanes.
+///
+/// # Safety
+/// Implementations for an instruction set may only be used inside a function compiled with
+/// that instruction set enabled (`#[target_feature]`) on a CPU that has it; every method is
+/// `#[inline(always)]` so it is compiled into that function.
+pub(super) unsafe trait Lanes: Copy {
+    const LANES: usize;
+    type Mask: Copy;
+
+    fn splat(v: f64) -> Self;
+    /// Reads `LANES` values from the start of `src` (`src.len() >= LANES`, checked).
+    fn load(src: &[f64]) -> Self;
+    /// Writes `LANES` values to the start of `dst` (`dst.len() >= LANES`, checked).
+    fn store(self, dst: &mut [f64]);
+    fn add(self, other: Self) -> Self;
+    fn sub(self, other: Self) -> Self;
+    fn mul(self, other: Self) -> Self;
+    /// Lanes where `active` is set and `self < other` (ordered: NaN compares false).
+    fn lt_and(self, other: Self, active: Self::Mask) -> Self::Mask;
+    fn all_lanes() -> Self::Mask;
+    fn any(mask: Self::Mask) -> bool;
+    /// `self + 1.0` in the lanes of `mask`, `self` elsewhere.
+    fn add_one(self, mask: Self::Mask) -> Self;
+}
+
+/// The baseline: `wide::f64x4`, which a default x86-64 build compiles to SSE2.
+unsafe impl Lanes for wide::f64x4 {
+    const LANES: usize = 4;
+    type Mask = wide::f64x4;
+
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        wide::f64x4::splat(v)
+    }
+    #[inline(always)]
+    fn load(src: &[f64]) -> Self {
+        wide::f64x4::new(src[..4].try_into().expect("4 lanes"))
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f64]) {
+        dst[..4].copy_from_slice(&self.to_array());
+    }
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        self + other
+    }
+    #[inline(always)]
+    fn sub(self, other: Self) -> Self {
+        self - other
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        self * other
+    }
+    #[inline(always)]
+    fn lt_and(self, other: Self, active: Self::Mask) -> Self::Mask {
+        self.simd_lt(other) & active
+    }
+    #[inline(always)]
+    fn all_lanes() -> Self::Mask {
+        wide::f64x4::splat(f64::from_bits(u64::MAX))
+    }
+    #[inline(always)]
+    fn any(mask: Self::Mask) -> bool {
+        mask.any()
+    }
+    #[inline(always)]
+    fn add_one(self, mask: Self::Mask) -> Self {
+        // A set mask lane is all ones, so `mask & 1.0` is 1.0 there and +0.0 elsewhere.
+        self + (mask & wide::f64x4::splat(1.0))
+    }
+}
+
+/// Four lanes in one AVX register (AVX2 CPUs).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Avx2(__m256d);
+
+#[cfg(target_arch = "x86_64")]
+unsafe impl Lanes for Avx2 {
+    const LANES: usize = 4;
+    type Mask = __m256d;
+
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        Avx2(unsafe { _mm256_set1_pd(v) })
+    }
+    #[inline(always)]
+    fn load(src: &[f64]) -> Self {
+        assert!(src.len() >= 4);
+        Avx2(unsafe { _mm256_loadu_pd(src.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f64]) {
+        assert!(dst.len() >= 4);
+        unsafe { _mm256_storeu_pd(dst.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        Avx2(unsafe { _mm256_add_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn sub(self, other: Self) -> Self {
+        Avx2(unsafe { _mm256_sub_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        Avx2(unsafe { _mm256_mul_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn lt_and(self, other: Self, active: Self::Mask) -> Self::Mask {
+        unsafe { _mm256_and_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(self.0, other.0), active) }
+    }
+    #[inline(always)]
+    fn all_lanes() -> Self::Mask {
+        unsafe { _mm256_castsi256_pd(_mm256_set1_epi64x(-1)) }
+    }
+    #[inline(always)]
+    fn any(mask: Self::Mask) -> bool {
+        unsafe { _mm256_movemask_pd(mask) != 0 }
+    }
+    #[inline(always)]
+    fn add_one(self, mask: Self::Mask) -> Self {
+        Avx2(unsafe { _mm256_add_pd(self.0, _mm256_and_pd(mask, _mm256_set1_pd(1.0))) })
+    }
+}
+
+/// Eight lanes in one AVX-512 register, masks in mask registers.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+pub(super) struct Avx512(__m512d);
+
+#[cfg(target_arch = "x86_64")]
+unsafe impl Lanes for Avx512 {
+    const LANES: usize = 8;
+    type Mask = __mmask8;
+
+    #[inline(always)]
+    fn splat(v: f64) -> Self {
+        Avx512(unsafe { _mm512_set1_pd(v) })
+    }
+    #[inline(always)]
+    fn load(src: &[f64]) -> Self {
+        assert!(src.len() >= 8);
+        Avx512(unsafe { _mm512_loadu_pd(src.as_ptr()) })
+    }
+    #[inline(always)]
+    fn store(self, dst: &mut [f64]) {
+        assert!(dst.len() >= 8);
+        unsafe { _mm512_storeu_pd(dst.as_mut_ptr(), self.0) }
+    }
+    #[inline(always)]
+    fn add(self, other: Self) -> Self {
+        Avx512(unsafe { _mm512_add_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn sub(self, other: Self) -> Self {
+        Avx512(unsafe { _mm512_sub_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn mul(self, other: Self) -> Self {
+        Avx512(unsafe { _mm512_mul_pd(self.0, other.0) })
+    }
+    #[inline(always)]
+    fn lt_and(self, other: Self, active: Self::Mask) -> Self::Mask {
+        unsafe { _mm512_mask_cmp_pd_mask::<_CMP_LT_OQ>(active, self.0, other.0) }
+    }
+    #[inline(always)]
+    fn all_lanes() -> Self::Mask {
+        0xff
+    }
+    #[inline(always)]
+    fn any(mask: Self::Mask) -> bool {
+        mask != 0
+    }
+    #[inline(always)]
+    fn add_one(self, mask: Self::Mask) -> Self {
+        Avx512(unsafe { _mm512_mask_add_pd(self.0, mask, self.0, _mm512_set1_pd(1.0)) })
+    }
+}

@@ -1,0 +1,366 @@
+//! `simd` and `simd-rayon`: explicit vectors, bitwise equal to `scalar`.
+//!
+//! One generic body per kernel ([`julia_band`], [`diffusion_row`]) is written against the
+//! [`Lanes`] operations and compiled three times, inside `#[target_feature]` wrappers for
+//! AVX-512, AVX2 and the SSE2 baseline (the `matrixmultiply` pattern). The CPU is inspected
+//! once, when the backend is built, and the widest path it supports is used; so one binary is
+//! fast on this machine, runs on any x86-64, and runs under valgrind (which hides AVX-512).
+//! `LANCEHEAD_SIMD_PATH=avx512|avx2|sse2` forces a path (the tests run each one the CPU has).
+//!
+//! Julia: each vector holds `LANES` pixels; `SLOTS` vectors are in flight at once so the
+//! multiply-add latency chain of one is hidden behind the others. A lane keeps counting while
+//! its mask is set and its mask stays clear once `|z|^2 < 4` fails, so every lane stops at
+//! exactly the scalar count; whether a whole vector is done is tested only every
+//! `CHECK_EVERY` iterations, and a finished vector is refilled with the next pixels of the
+//! band at once, so no slot idles while a slow neighbour finishes.
+//!
+//! Diffusion: each row is computed `LANES` cells at a time from unaligned loads of its three
+//! neighbour rows; the two wrapping edge cells use the scalar cell formula.
+
+mod lanes;
+
+use std::fmt;
+
+use lanes::Lanes;
+
+use crate::backend::rows::RowKernels;
+use crate::backend::scalar::{self, neighbour_rows};
+use crate::error::{Error, Result};
+use crate::problem::{DiffusionParams, JuliaParams};
+
+/// The environment variable that forces a SIMD path.
+pub const PATH_VARIABLE: &str = "LANCEHEAD_SIMD_PATH";
+
+/// Vectors in flight per thread in the Julia kernel.
+const SLOTS: usize = 4;
+/// Iterations between two tests of whether a Julia vector has finished.
+const CHECK_EVERY: u32 = 8;
+
+/// An instruction set the SIMD kernels are compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SimdPath {
+    /// AVX-512F: eight f64 lanes, mask registers.
+    Avx512,
+    /// AVX2: four f64 lanes.
+    Avx2,
+    /// `wide`'s baseline build: SSE2 on x86-64, whatever `wide` picks elsewhere.
+    Baseline,
+}
+
+impl SimdPath {
+    /// Every path, widest first.
+    pub const ALL: [SimdPath; 3] = [SimdPath::Avx512, SimdPath::Avx2, SimdPath::Baseline];
+
+    /// The name `LANCEHEAD_SIMD_PATH` and `lancehead backends` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            SimdPath::Avx512 => "avx512",
+            SimdPath::Avx2 => "avx2",
+            SimdPath::Baseline => "sse2",
+        }
+    }
+
+    /// f64 lanes per vector.
+    pub fn lanes(self) -> usize {
+        match self {
+            SimdPath::Avx512 => 8,
+            SimdPath::Avx2 | SimdPath::Baseline => 4,
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    pub fn supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx512 => std::is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx2 => std::is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            SimdPath::Avx512 | SimdPath::Avx2 => false,
+            SimdPath::Baseline => true,
+        }
+    }
+
+    /// The widest path this CPU supports.
+    pub fn detect() -> SimdPath {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.supported())
+            .unwrap_or(SimdPath::Baseline)
+    }
+
+    fn from_name(name: &str) -> Option<SimdPath> {
+        Self::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+impl fmt::Display for SimdPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} x f64)", self.name(), self.lanes())
+    }
+}
+
+/// SIMD row kernels on one chosen path.
+#[derive(Debug, Clone, Copy)]
+pub struct SimdRows {
+    path: SimdPath,
+}
+
+impl SimdRows {
+    /// The widest path this CPU supports, or the one `LANCEHEAD_SIMD_PATH` names.
+    pub fn new() -> Result<Self> {
+        match std::env::var(PATH_VARIABLE) {
+            Ok(name) if !name.is_empty() => {
+                let path = SimdPath::from_name(&name).ok_or_else(|| {
+                    Error::invalid(PATH_VARIABLE, &name, "one of avx512, avx2, sse2")
+                })?;
+                Self::with_path(path)
+            }
+            _ => Ok(SimdRows {
+                path: SimdPath::detect(),
+            }),
+        }
+    }
+
+    /// Kernels on `path`; unavailable when this CPU lacks it.
+    pub fn with_path(path: SimdPath) -> Result<Self> {
+        if path.supported() {
+            Ok(SimdRows { path })
+        } else {
+            Err(Error::Unavailable {
+                name: "simd".into(),
+                reason: format!("this CPU does not support the {} path", path.name()),
+            })
+        }
+    }
+
+    pub fn path(&self) -> SimdPath {
+        self.path
+    }
+}
+
+/// Calls `$generic::<LanesType, ...>($args)` compiled for the path `$path` names.
+macro_rules! on_path {
+    ($path:expr, $generic:ident, ($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        fn avx512(args: Args<'_, '_>) {
+            $generic::<lanes::Avx512>(args)
+        }
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        fn avx2(args: Args<'_, '_>) {
+            $generic::<lanes::Avx2>(args)
+        }
+        let args = ($($arg),*);
+        match $path {
+            // SAFETY: a `SimdRows` holds only a path that `supported()` confirmed.
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx512 => unsafe { avx512(args) },
+            #[cfg(target_arch = "x86_64")]
+            SimdPath::Avx2 => unsafe { avx2(args) },
+            _ => $generic::<wide::f64x4>(args),
+        }
+    }};
+}
+
+impl RowKernels for SimdRows {
+    fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]) {
+        type Args<'a, 'b> = (&'a JuliaParams, usize, &'b mut [u32]);
+        on_path!(self.path, julia_band, (params, first_row, out))
+    }
+
+    fn diffusion_rows(
+        &self,
+        params: &DiffusionParams,
+        src: &[f64],
+        first_row: usize,
+        out: &mut [f64],
+    ) {
+        type Args<'a, 'b> = (&'a DiffusionParams, &'a [f64], usize, &'b mut [f64]);
+        on_path!(self.path, diffusion_band, (params, src, first_row, out))
+    }
+
+    fn details(&self) -> Vec<(&'static str, String)> {
+        vec![("path", self.path.to_string())]
+    }
+}
+
+/// One vector of pixels in flight: where its pixels go, their state, and how far it got.
+#[derive(Clone, Copy)]
+struct Slot<V: Lanes> {
+    /// Index in the band's output of the first pixel.
+    start: usize,
+    /// Pixels in use (0: the slot is empty; fewer than `LANES` at the band's end).
+    len: usize,
+    zr: V,
+    zi: V,
+    count: V,
+    active: V::Mask,
+    iterations: u32,
+}
+
+/// Hands out the pixels of a band, `LANES` at a time, in row-major order.
+struct Pixels<'a> {
+    xs: &'a [f64],
+    /// `ys` from the band's first row on.
+    ys: &'a [f64],
+    /// Output index of the next pixel, and the band's pixel count.
+    next: usize,
+    total: usize,
+    /// Row (within the band) and column of the next pixel.
+    row: usize,
+    col: usize,
+}
+
+impl Pixels<'_> {
+    /// Loads the next pixels into `slot`, or empties it when none are left.
+    #[inline(always)]
+    fn refill<V: Lanes>(&mut self, slot: &mut Slot<V>) {
+        let len = V::LANES.min(self.total - self.next);
+        slot.len = len;
+        if len == 0 {
+            return;
+        }
+        let (mut x, mut y) = ([0.0; 16], [0.0; 16]);
+        for lane in 0..V::LANES {
+            // Lanes past the band's end repeat its last pixel; their counts are dropped.
+            x[lane] = self.xs[self.col];
+            y[lane] = self.ys[self.row];
+            if lane < len && self.next + lane + 1 < self.total {
+                self.col += 1;
+                if self.col == self.xs.len() {
+                    (self.row, self.col) = (self.row + 1, 0);
+                }
+            }
+        }
+        slot.start = self.next;
+        slot.zr = V::load(&x);
+        slot.zi = V::load(&y);
+        slot.count = V::splat(0.0);
+        slot.active = V::all_lanes();
+        slot.iterations = 0;
+        self.next += len;
+    }
+}
+
+/// Julia counts for a band of rows (`out` holds whole rows from `first_row` on).
+#[inline(always)]
+fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u32])) {
+    let max_iter = params.max_iter();
+    if max_iter == 0 {
+        out.fill(0);
+        return;
+    }
+    let (xs, ys) = (params.xs(), &params.ys()[first_row..]);
+    let (cr, ci) = params.c();
+    let (cr, ci, two, four) = (V::splat(cr), V::splat(ci), V::splat(2.0), V::splat(4.0));
+
+    let mut pixels = Pixels {
+        xs,
+        ys,
+        next: 0,
+        total: out.len(),
+        row: 0,
+        col: 0,
+    };
+
+    let empty = Slot {
+        start: 0,
+        len: 0,
+        zr: V::splat(0.0),
+        zi: V::splat(0.0),
+        count: V::splat(0.0),
+        active: V::all_lanes(),
+        iterations: 0,
+    };
+    let mut slots = [empty; SLOTS];
+    for slot in &mut slots {
+        pixels.refill(slot);
+    }
+
+    while slots.iter().any(|s| s.len > 0) {
+        // Run every slot for as many iterations as the least advanced one may still do.
+        let block = slots
+            .iter()
+            .filter(|s| s.len > 0)
+            .map(|s| max_iter - s.iterations)
+            .min()
+            .map_or(0, |left| left.min(CHECK_EVERY));
+        for _ in 0..block {
+            for s in &mut slots {
+                let zr2 = s.zr.mul(s.zr);
+                let zi2 = s.zi.mul(s.zi);
+                s.active = zr2.add(zi2).lt_and(four, s.active);
+                s.count = s.count.add_one(s.active);
+                let t = zr2.sub(zi2).add(cr);
+                s.zi = two.mul(s.zr).mul(s.zi).add(ci);
+                s.zr = t;
+            }
+        }
+        for s in &mut slots {
+            if s.len == 0 {
+                continue;
+            }
+            s.iterations += block;
+            if s.iterations == max_iter || !V::any(s.active) {
+                let mut counts = [0.0; 16];
+                s.count.store(&mut counts);
+                for (o, &n) in out[s.start..s.start + s.len].iter_mut().zip(&counts) {
+                    *o = n as u32;
+                }
+                pixels.refill(s);
+            }
+        }
+    }
+}
+
+/// One diffusion step for a band of rows (`out` holds whole rows from `first_row` on).
+#[inline(always)]
+fn diffusion_band<V: Lanes>(
+    (params, src, first_row, out): (&DiffusionParams, &[f64], usize, &mut [f64]),
+) {
+    for (i, row) in out.chunks_exact_mut(params.cols()).enumerate() {
+        let [up, mid, down] = neighbour_rows(src, params, first_row + i);
+        diffusion_row::<V>(up, mid, down, params.k(), row);
+    }
+}
+
+/// One step of one row in the canonical order, `LANES` cells at a time.
+#[inline(always)]
+fn diffusion_row<V: Lanes>(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
+    let n = mid.len();
+    if n < V::LANES + 2 {
+        return scalar::diffusion_row(up, mid, down, k, out);
+    }
+    let last = n - 1;
+    out[0] = scalar::diffusion_cell(up[0], down[0], mid[last], mid[1], mid[0], k);
+    out[last] = scalar::diffusion_cell(up[last], down[last], mid[last - 1], mid[0], mid[last], k);
+    let mut j = 1;
+    while j + V::LANES <= last {
+        diffusion_cells::<V>(up, mid, down, k, j, out);
+        j += V::LANES;
+    }
+    if j < last {
+        // The last interior cells: one vector ending at `last - 1`, overlapping cells already
+        // written with the very same values.
+        diffusion_cells::<V>(up, mid, down, k, last - V::LANES, out);
+    }
+}
+
+/// Cells `j..j + LANES` of one row (`1 <= j`, `j + LANES < mid.len()`).
+#[inline(always)]
+fn diffusion_cells<V: Lanes>(
+    up: &[f64],
+    mid: &[f64],
+    down: &[f64],
+    k: f64,
+    j: usize,
+    out: &mut [f64],
+) {
+    let v = V::load(&up[j..]).add(V::load(&down[j..]));
+    let h = V::load(&mid[j - 1..]).add(V::load(&mid[j + 1..]));
+    let c = V::load(&mid[j..]);
+    let lap = v.add(h).sub(V::splat(4.0).mul(c));
+    c.add(V::splat(k).mul(lap)).store(&mut out[j..]);
+}

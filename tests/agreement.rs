@@ -181,6 +181,17 @@ fn diffusion_cases() -> Vec<(String, DiffusionParams, Array2<f64>, u32)> {
         (3, 13),
         (8, 33),
     ];
+    // Tall grids, so temporally blocked backends run deep passes: a step count that is no
+    // multiple of the depth, and grids of fewer rows than one pass's ghost rows (above).
+    for (rows, cols, steps) in [(1024, 64, 37), (2048, 16, 29), (333, 5, 100)] {
+        let params = DiffusionParams::book(rows, cols).unwrap();
+        cases.push((
+            format!("{rows}x{cols} x {steps}"),
+            params,
+            rng.grid(rows, cols),
+            steps,
+        ));
+    }
     for (i, (rows, cols)) in shapes.into_iter().enumerate() {
         let steps = [0u32, 1, 2, 7, 50][i % 5];
         let (dt, d) = [(0.1, 1.0), (0.25, 1.0), (0.03, 2.5)][i % 3];
@@ -224,8 +235,11 @@ fn diffusion_agrees_with_scalar() {
 #[test]
 fn threaded_results_do_not_depend_on_the_thread_count() {
     let julia_params = JuliaParams::new(300, 200, Region::BOOK, BOOK_C, 300).unwrap();
-    let diffusion_params = DiffusionParams::book(70, 90).unwrap();
-    let init = Rng::new(5).grid(70, 90);
+    // Tall enough that temporally blocked backends run several steps per pass, with a depth
+    // that changes with the thread count (bands of 600, 300 and 200 rows); 23 steps is no
+    // multiple of those depths.
+    let diffusion_params = DiffusionParams::book(600, 40).unwrap();
+    let init = Rng::new(5).grid(600, 40);
     for (info, backend) in candidates() {
         for threads in [1, 2, 3] {
             let pool = rayon::ThreadPoolBuilder::new()
@@ -235,11 +249,11 @@ fn threaded_results_do_not_depend_on_the_thread_count() {
             let (counts, grid) = pool.install(|| {
                 (
                     julia(&*backend, &julia_params),
-                    evolve(&*backend, &diffusion_params, init.view(), 13),
+                    evolve(&*backend, &diffusion_params, init.view(), 23),
                 )
             });
             let expected_counts = julia(&*scalar(), &julia_params);
-            let expected_grid = evolve(&*scalar(), &diffusion_params, init.view(), 13);
+            let expected_grid = evolve(&*scalar(), &diffusion_params, init.view(), 23);
             let (j, g) = (
                 JuliaDiff::new(expected_counts.view(), counts.view()),
                 GridDiff::new(expected_grid.view(), grid.view()),

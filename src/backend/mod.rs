@@ -9,6 +9,8 @@ pub mod rows;
 pub mod scalar;
 #[cfg(feature = "simd")]
 pub mod simd;
+#[cfg(feature = "rayon")]
+pub mod wavefront;
 #[cfg(feature = "ndarray")]
 pub mod whole_array;
 

@@ -32,6 +32,10 @@ impl<K: RowKernels> Parallel<K> {
     pub fn new(name: &'static str, kernels: K) -> Self {
         Parallel { name, kernels }
     }
+
+    pub fn kernels(&self) -> &K {
+        &self.kernels
+    }
 }
 
 impl<K: RowKernels> Backend for Parallel<K> {

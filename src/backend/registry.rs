@@ -7,6 +7,8 @@
 
 #[cfg(feature = "rayon")]
 use crate::backend::parallel::Parallel;
+#[cfg(all(feature = "simd", feature = "rayon"))]
+use crate::backend::wavefront::Wavefront;
 #[cfg(feature = "ndarray")]
 use crate::backend::whole_array;
 use crate::backend::{Backend, scalar};
@@ -94,6 +96,14 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
     },
+    BackendInfo {
+        name: "simd-wavefront",
+        feature: Some("simd,rayon"),
+        strategy: "simd-rayon, diffusion temporally blocked: several steps per pass over memory",
+        book_analogue: "beyond the book: cache blocking in time (chapter 6's memory lesson)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
 ];
 
 /// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
@@ -116,6 +126,13 @@ fn constructor(name: &str) -> Option<Constructor> {
         "simd-rayon" => || {
             Ok(Box::new(Parallel::new(
                 "simd-rayon",
+                simd::SimdRows::new()?,
+            )))
+        },
+        #[cfg(all(feature = "simd", feature = "rayon"))]
+        "simd-wavefront" => || {
+            Ok(Box::new(Wavefront::new(
+                "simd-wavefront",
                 simd::SimdRows::new()?,
             )))
         },

@@ -7,6 +7,7 @@
 
 use ndarray::ArrayViewMut2;
 
+use crate::backend::scalar::neighbour_rows;
 use crate::backend::{
     Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, julia_output, ping_pong,
 };
@@ -20,6 +21,10 @@ pub trait RowKernels: Send + Sync {
     /// into `out`.
     fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]);
 
+    /// One diffusion step of one row from its neighbour rows `up`, `mid` and `down` (the
+    /// columns wrap at the edges), written into `out`.
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]);
+
     /// One diffusion step for rows `first_row..first_row + out.len() / cols`: reads the whole
     /// row-major `src` grid (periodic in both directions) and writes those rows into `out`.
     fn diffusion_rows(
@@ -28,7 +33,12 @@ pub trait RowKernels: Send + Sync {
         src: &[f64],
         first_row: usize,
         out: &mut [f64],
-    );
+    ) {
+        for (i, row) in out.chunks_exact_mut(params.cols()).enumerate() {
+            let [up, mid, down] = neighbour_rows(src, params, first_row + i);
+            self.diffusion_row(params.k(), up, mid, down, row);
+        }
+    }
 
     /// How these kernels run (e.g. which SIMD instruction set was chosen).
     fn details(&self) -> Vec<(&'static str, String)> {

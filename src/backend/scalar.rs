@@ -25,18 +25,8 @@ impl RowKernels for ScalarRows {
         }
     }
 
-    fn diffusion_rows(
-        &self,
-        params: &DiffusionParams,
-        src: &[f64],
-        first_row: usize,
-        out: &mut [f64],
-    ) {
-        let cols = params.cols();
-        for (i, row) in out.chunks_exact_mut(cols).enumerate() {
-            let [up, mid, down] = neighbour_rows(src, params, first_row + i);
-            diffusion_row(up, mid, down, params.k(), row);
-        }
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+        diffusion_row(up, mid, down, k, out);
     }
 }
 

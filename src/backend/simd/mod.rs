@@ -15,7 +15,9 @@
 //! band at once, so no slot idles while a slow neighbour finishes.
 //!
 //! Diffusion: each row is computed `LANES` cells at a time from unaligned loads of its three
-//! neighbour rows; the two wrapping edge cells use the scalar cell formula.
+//! neighbour rows; the two wrapping edge cells use the scalar cell formula. (Row kernels are
+//! the unit: `rows::RowKernels` turns them into steps of a band, the wavefront backend into
+//! several steps per pass over memory.)
 
 mod lanes;
 
@@ -24,9 +26,9 @@ use std::fmt;
 use lanes::Lanes;
 
 use crate::backend::rows::RowKernels;
-use crate::backend::scalar::{self, neighbour_rows};
+use crate::backend::scalar;
 use crate::error::{Error, Result};
-use crate::problem::{DiffusionParams, JuliaParams};
+use crate::problem::JuliaParams;
 
 /// The environment variable that forces a SIMD path.
 pub const PATH_VARIABLE: &str = "LANCEHEAD_SIMD_PATH";
@@ -170,15 +172,9 @@ impl RowKernels for SimdRows {
         on_path!(self.path, julia_band, (params, first_row, out))
     }
 
-    fn diffusion_rows(
-        &self,
-        params: &DiffusionParams,
-        src: &[f64],
-        first_row: usize,
-        out: &mut [f64],
-    ) {
-        type Args<'a, 'b> = (&'a DiffusionParams, &'a [f64], usize, &'b mut [f64]);
-        on_path!(self.path, diffusion_band, (params, src, first_row, out))
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+        type Args<'a, 'b> = (f64, &'a [f64], &'a [f64], &'a [f64], &'b mut [f64]);
+        on_path!(self.path, diffusion_row, (k, up, mid, down, out))
     }
 
     fn details(&self) -> Vec<(&'static str, String)> {
@@ -315,20 +311,9 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
     }
 }
 
-/// One diffusion step for a band of rows (`out` holds whole rows from `first_row` on).
-#[inline(always)]
-fn diffusion_band<V: Lanes>(
-    (params, src, first_row, out): (&DiffusionParams, &[f64], usize, &mut [f64]),
-) {
-    for (i, row) in out.chunks_exact_mut(params.cols()).enumerate() {
-        let [up, mid, down] = neighbour_rows(src, params, first_row + i);
-        diffusion_row::<V>(up, mid, down, params.k(), row);
-    }
-}
-
 /// One step of one row in the canonical order, `LANES` cells at a time.
 #[inline(always)]
-fn diffusion_row<V: Lanes>(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
+fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64])) {
     let n = mid.len();
     if n < V::LANES + 2 {
         return scalar::diffusion_row(up, mid, down, k, out);

@@ -1,0 +1,177 @@
+//! `simd-wavefront`: `simd-rayon` with diffusion temporally blocked, several steps per pass
+//! over memory, still bitwise equal to `scalar`.
+//!
+//! One pass over a large grid per step is bound by memory bandwidth (16 bytes or more per cell
+//! update). Here each thread owns a band of rows and advances it `depth` steps in one pass: a
+//! wavefront walks down the band, and at each position level `t` computes row `r = i - t + 1`
+//! at time `t` from the three rows of level `t - 1` just above it in the pipeline. Level 0 is
+//! read from the source grid, level `depth` is written to the destination, and the levels in
+//! between live in a ring of three rows each — a working set of `3 * (depth - 1)` rows that
+//! stays in the core's cache while the grid streams through once.
+//!
+//! Rows outside the band (ghost rows, wrapping periodically) are recomputed by each band
+//! rather than exchanged: level `t` covers the band widened by `depth - t` rows on each side,
+//! a trapezoid, so the bands are independent for a whole pass and the threads meet once per
+//! pass instead of once per step. The recomputation costs about `depth^2` rows per band and
+//! pass; every row is computed by the same row kernel from the same inputs as in a one-step
+//! sweep, so the result is bit for bit the same whatever the depth, the band split or the step
+//! count.
+
+use std::cell::RefCell;
+
+use ndarray::ArrayViewMut2;
+use rayon::prelude::*;
+
+use crate::backend::parallel::Parallel;
+use crate::backend::rows::RowKernels;
+use crate::backend::{Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, ping_pong};
+use crate::error::Result;
+use crate::problem::{DiffusionParams, JuliaParams};
+
+/// The deepest temporal block: more steps per pass save bandwidth but cost `depth^2` ghost
+/// rows per band and a larger ring.
+const MAX_DEPTH: usize = 8;
+/// Bytes the rings of one thread may take: well inside a core's L2 cache, so the rows that
+/// wait for the next level are still there when it reads them.
+const RING_BUDGET: usize = 512 * 1024;
+
+thread_local! {
+    /// Each worker thread's ring rows, grown on first use and kept, so that a timed call
+    /// allocates nothing once the pool has warmed up.
+    static RING: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Julia as `simd-rayon`; diffusion in temporally blocked passes.
+#[derive(Debug, Clone)]
+pub struct Wavefront<K> {
+    inner: Parallel<K>,
+}
+
+impl<K: RowKernels> Wavefront<K> {
+    pub fn new(name: &'static str, kernels: K) -> Self {
+        Wavefront {
+            inner: Parallel::new(name, kernels),
+        }
+    }
+}
+
+impl<K: RowKernels> Backend for Wavefront<K> {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    fn details(&self) -> Vec<(&'static str, String)> {
+        let mut details = self.inner.details();
+        details.push(("max depth", MAX_DEPTH.to_string()));
+        details
+    }
+}
+
+impl<K: RowKernels> JuliaKernel for Wavefront<K> {
+    fn julia(&self, params: &JuliaParams, counts: ArrayViewMut2<'_, u32>) -> Result<()> {
+        self.inner.julia(params, counts)
+    }
+}
+
+impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
+    fn evolve(
+        &self,
+        params: &DiffusionParams,
+        grid: ArrayViewMut2<'_, f64>,
+        scratch: ArrayViewMut2<'_, f64>,
+        steps: u32,
+    ) -> Result<()> {
+        let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
+        let (rows, cols) = params.shape();
+        let bands = rayon::current_num_threads().clamp(1, rows);
+        let band_rows = rows.div_ceil(bands);
+        let depth = depth_for(band_rows, cols);
+        let steps = steps as usize;
+        let mut done = 0;
+        ping_pong(grid, scratch, steps.div_ceil(depth) as u32, |src, dst| {
+            let pass = depth.min(steps - done);
+            dst.par_chunks_mut(band_rows * cols)
+                .enumerate()
+                .for_each(|(b, out)| {
+                    RING.with_borrow_mut(|ring| {
+                        let band = Band {
+                            params,
+                            src,
+                            depth: pass,
+                            first: b * band_rows,
+                        };
+                        band.advance(self.inner.kernels(), out, ring)
+                    })
+                });
+            done += pass;
+        });
+        Ok(())
+    }
+}
+
+/// Steps per pass for bands of `band_rows` rows of `cols` cells: as deep as the ring budget
+/// allows, and shallow enough that the ghost rows (`depth^2` per band) stay under a sixteenth
+/// of the band's rows.
+fn depth_for(band_rows: usize, cols: usize) -> usize {
+    let by_cache = RING_BUDGET / (3 * cols * std::mem::size_of::<f64>()) + 1;
+    let by_ghosts = (band_rows / 16).isqrt();
+    by_cache.min(by_ghosts).clamp(1, MAX_DEPTH)
+}
+
+/// One band's pass: `depth` steps of rows `first..first + out.len() / cols` from `src`.
+struct Band<'a> {
+    params: &'a DiffusionParams,
+    src: &'a [f64],
+    depth: usize,
+    first: usize,
+}
+
+impl Band<'_> {
+    fn advance<K: RowKernels>(&self, kernels: &K, out: &mut [f64], ring: &mut Vec<f64>) {
+        let (rows, cols) = self.params.shape();
+        let k = self.params.k();
+        let d = self.depth as isize;
+        let (first, end) = (
+            self.first as isize,
+            (self.first + out.len() / cols) as isize,
+        );
+        // Level t (1..depth) holds rows at time t; levels 1..depth-1 keep three rows each.
+        let level_len = 3 * cols;
+        let ring_len = (self.depth - 1) * level_len;
+        if ring.len() < ring_len {
+            ring.resize(ring_len, 0.0);
+        }
+        let ring = &mut ring[..ring_len];
+        let slot = |r: isize| r.rem_euclid(3) as usize * cols;
+        let src_row = |r: isize| {
+            let p = r.rem_euclid(rows as isize) as usize * cols;
+            &self.src[p..p + cols]
+        };
+
+        for i in (first - d + 1)..(end + d - 1) {
+            for t in 1..=d {
+                let r = i - t + 1;
+                // Level t covers the band widened by `depth - t` ghost rows on each side.
+                if r < first - d + t || r >= end + d - t {
+                    continue;
+                }
+                // Split the ring so level t - 1 (read) and level t (written) can be borrowed
+                // together: level t starts right after level t - 1.
+                let (below, level) = ring.split_at_mut((t - 1) as usize * level_len);
+                let inputs = if t == 1 {
+                    [src_row(r - 1), src_row(r), src_row(r + 1)]
+                } else {
+                    let prev = &below[(t - 2) as usize * level_len..];
+                    [r - 1, r, r + 1].map(|q| &prev[slot(q)..slot(q) + cols])
+                };
+                let target = if t == d {
+                    let o = (r - first) as usize * cols;
+                    &mut out[o..o + cols]
+                } else {
+                    &mut level[slot(r)..slot(r) + cols]
+                };
+                let [up, mid, down] = inputs;
+                kernels.diffusion_row(k, up, mid, down, target);
+            }
+        }
+    }
+}

@@ -24,10 +24,30 @@ pub(super) unsafe trait Lanes: Copy {
     type Mask: Copy;
 
     fn splat(v: f64) -> Self;
+    /// Reads `LANES` values from `src`.
+    ///
+    /// # Safety
+    /// `src..src + LANES` must be readable.
+    unsafe fn load_ptr(src: *const f64) -> Self;
+    /// Writes `LANES` values to `dst`.
+    ///
+    /// # Safety
+    /// `dst..dst + LANES` must be writable.
+    unsafe fn store_ptr(self, dst: *mut f64);
     /// Reads `LANES` values from the start of `src` (`src.len() >= LANES`, checked).
-    fn load(src: &[f64]) -> Self;
+    #[inline(always)]
+    fn load(src: &[f64]) -> Self {
+        assert!(src.len() >= Self::LANES);
+        // SAFETY: just checked.
+        unsafe { Self::load_ptr(src.as_ptr()) }
+    }
     /// Writes `LANES` values to the start of `dst` (`dst.len() >= LANES`, checked).
-    fn store(self, dst: &mut [f64]);
+    #[inline(always)]
+    fn store(self, dst: &mut [f64]) {
+        assert!(dst.len() >= Self::LANES);
+        // SAFETY: just checked.
+        unsafe { self.store_ptr(dst.as_mut_ptr()) }
+    }
     fn add(self, other: Self) -> Self;
     fn sub(self, other: Self) -> Self;
     fn mul(self, other: Self) -> Self;
@@ -49,12 +69,12 @@ unsafe impl Lanes for wide::f64x4 {
         wide::f64x4::splat(v)
     }
     #[inline(always)]
-    fn load(src: &[f64]) -> Self {
-        wide::f64x4::new(src[..4].try_into().expect("4 lanes"))
+    unsafe fn load_ptr(src: *const f64) -> Self {
+        wide::f64x4::new(unsafe { src.cast::<[f64; 4]>().read_unaligned() })
     }
     #[inline(always)]
-    fn store(self, dst: &mut [f64]) {
-        dst[..4].copy_from_slice(&self.to_array());
+    unsafe fn store_ptr(self, dst: *mut f64) {
+        unsafe { dst.cast::<[f64; 4]>().write_unaligned(self.to_array()) }
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {
@@ -102,14 +122,12 @@ unsafe impl Lanes for Avx2 {
         Avx2(unsafe { _mm256_set1_pd(v) })
     }
     #[inline(always)]
-    fn load(src: &[f64]) -> Self {
-        assert!(src.len() >= 4);
-        Avx2(unsafe { _mm256_loadu_pd(src.as_ptr()) })
+    unsafe fn load_ptr(src: *const f64) -> Self {
+        Avx2(unsafe { _mm256_loadu_pd(src) })
     }
     #[inline(always)]
-    fn store(self, dst: &mut [f64]) {
-        assert!(dst.len() >= 4);
-        unsafe { _mm256_storeu_pd(dst.as_mut_ptr(), self.0) }
+    unsafe fn store_ptr(self, dst: *mut f64) {
+        unsafe { _mm256_storeu_pd(dst, self.0) }
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {
@@ -156,14 +174,12 @@ unsafe impl Lanes for Avx512 {
         Avx512(unsafe { _mm512_set1_pd(v) })
     }
     #[inline(always)]
-    fn load(src: &[f64]) -> Self {
-        assert!(src.len() >= 8);
-        Avx512(unsafe { _mm512_loadu_pd(src.as_ptr()) })
+    unsafe fn load_ptr(src: *const f64) -> Self {
+        Avx512(unsafe { _mm512_loadu_pd(src) })
     }
     #[inline(always)]
-    fn store(self, dst: &mut [f64]) {
-        assert!(dst.len() >= 8);
-        unsafe { _mm512_storeu_pd(dst.as_mut_ptr(), self.0) }
+    unsafe fn store_ptr(self, dst: *mut f64) {
+        unsafe { _mm512_storeu_pd(dst, self.0) }
     }
     #[inline(always)]
     fn add(self, other: Self) -> Self {

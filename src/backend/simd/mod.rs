@@ -315,37 +315,42 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
 #[inline(always)]
 fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64])) {
     let n = mid.len();
+    assert!(up.len() == n && down.len() == n && out.len() == n);
     if n < V::LANES + 2 {
         return scalar::diffusion_row(up, mid, down, k, out);
     }
     let last = n - 1;
     out[0] = scalar::diffusion_cell(up[0], down[0], mid[last], mid[1], mid[0], k);
     out[last] = scalar::diffusion_cell(up[last], down[last], mid[last - 1], mid[0], mid[last], k);
+    let (k, four) = (V::splat(k), V::splat(4.0));
     let mut j = 1;
     while j + V::LANES <= last {
-        diffusion_cells::<V>(up, mid, down, k, j, out);
+        // SAFETY: 1 <= j and j + LANES <= last, so every read (j - 1 ..= j + LANES) and the
+        // write stay inside the rows, whose lengths are checked above.
+        unsafe { cells::<V>(k, four, up, mid, down, j).store_ptr(out.as_mut_ptr().add(j)) };
         j += V::LANES;
     }
     if j < last {
         // The last interior cells: one vector ending at `last - 1`, overlapping cells already
         // written with the very same values.
-        diffusion_cells::<V>(up, mid, down, k, last - V::LANES, out);
+        let j = last - V::LANES;
+        // SAFETY: 1 <= j and j + LANES <= last, so every read (j - 1 ..= j + LANES) and the
+        // write stay inside the rows, whose lengths are checked above.
+        unsafe { cells::<V>(k, four, up, mid, down, j).store_ptr(out.as_mut_ptr().add(j)) };
     }
 }
 
-/// Cells `j..j + LANES` of one row (`1 <= j`, `j + LANES < mid.len()`).
+/// Cells `j..j + LANES` of one row from its neighbour rows.
+///
+/// # Safety
+/// `j >= 1` and `j + LANES < mid.len()`; `up` and `down` at least as long as `mid`.
 #[inline(always)]
-fn diffusion_cells<V: Lanes>(
-    up: &[f64],
-    mid: &[f64],
-    down: &[f64],
-    k: f64,
-    j: usize,
-    out: &mut [f64],
-) {
-    let v = V::load(&up[j..]).add(V::load(&down[j..]));
-    let h = V::load(&mid[j - 1..]).add(V::load(&mid[j + 1..]));
-    let c = V::load(&mid[j..]);
-    let lap = v.add(h).sub(V::splat(4.0).mul(c));
-    c.add(V::splat(k).mul(lap)).store(&mut out[j..]);
+unsafe fn cells<V: Lanes>(k: V, four: V, up: &[f64], mid: &[f64], down: &[f64], j: usize) -> V {
+    unsafe {
+        let v = V::load_ptr(up.as_ptr().add(j)).add(V::load_ptr(down.as_ptr().add(j)));
+        let h = V::load_ptr(mid.as_ptr().add(j - 1)).add(V::load_ptr(mid.as_ptr().add(j + 1)));
+        let c = V::load_ptr(mid.as_ptr().add(j));
+        let lap = v.add(h).sub(four.mul(c));
+        c.add(k.mul(lap))
+    }
 }

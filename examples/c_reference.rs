@@ -24,12 +24,13 @@ fn main() -> Result<(), lancehead::Error> {
             .into_iter()
             .find(|(key, _)| *key == "flags")
             .map_or(String::new(), |(_, flags)| flags);
-        println!("{} ({flags})", backend.name());
+        let name = backend.name();
+        println!("{name}: {flags}");
 
         let start = Instant::now();
         let counts = lancehead::julia(&backend, &julia_params)?;
         println!(
-            "  julia 1000x1000: sum {} in {:.3} s, {}",
+            "{name} julia 1000x1000: sum {} in {:.3} s, {}",
             julia::checksum(counts.view()),
             start.elapsed().as_secs_f64(),
             if counts == reference_counts {
@@ -47,7 +48,7 @@ fn main() -> Result<(), lancehead::Error> {
             .zip(&reference_grid)
             .all(|(a, b)| a.to_bits() == b.to_bits());
         println!(
-            "  diffusion 256x256 x 500: sum {:?} in {:.3} s, {}",
+            "{name} diffusion 256x256 x 500: sum {:?} in {:.3} s, {}",
             diffusion::checksum(grid.view()),
             start.elapsed().as_secs_f64(),
             if bitwise {

@@ -197,3 +197,24 @@ pub unsafe extern "C" fn lancehead_diffusion(
 pub extern "C" fn lancehead_last_error() -> *const c_char {
     LAST_ERROR.with(|last| last.borrow().as_ptr())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_error() -> String {
+        // SAFETY: lancehead_last_error returns a valid C string owned by this thread.
+        unsafe { CStr::from_ptr(lancehead_last_error()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_an_error_code_not_an_unwind() {
+        let code = boundary(|| panic!("boom"));
+        assert_eq!(code, LANCEHEAD_ERR_INTERNAL);
+        assert_eq!(last_error(), "internal error (please report): boom");
+        assert_eq!(boundary(|| Ok(())), LANCEHEAD_OK);
+        assert_eq!(last_error(), "");
+    }
+}

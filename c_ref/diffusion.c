@@ -15,9 +15,13 @@ static double cell(double up, double down, double left, double right, double c, 
 /* One step from `src` into `dst`; rows and columns wrap at the edges. */
 static void step(size_t rows, size_t cols, double k, const double *src, double *dst)
 {
-    /* Every row costs the same; guided scheduling keeps one policy for both kernels. */
+    /*
+     * Every row costs the same; guided scheduling keeps one policy for both kernels. This
+     * work-sharing loop runs inside the team that diffusion() starts once; its implicit
+     * barrier ends each step before the next begins.
+     */
 #ifdef _OPENMP
-#pragma omp parallel for schedule(guided)
+#pragma omp for schedule(guided)
 #endif
     for (size_t i = 0; i < rows; i++) {
         const double *up = src + (i == 0 ? rows - 1 : i - 1) * cols;
@@ -42,7 +46,14 @@ static void step(size_t rows, size_t cols, double k, const double *src, double *
 void LH_NAME(diffusion)(size_t rows, size_t cols, double k, uint32_t steps, double *grid,
                         double *scratch)
 {
-    /* Ping-pong between the two buffers, so no step allocates or copies. */
+    /*
+     * Ping-pong between the two buffers, so no step allocates or copies. The OpenMP build
+     * starts its threads once for the whole run (every thread walks the steps, sharing out
+     * each step's rows): a new team per step would cost more than a small step.
+     */
+#ifdef _OPENMP
+#pragma omp parallel
+#endif
     for (uint32_t s = 0; s < steps; s++) {
         if (s % 2 == 0) {
             step(rows, cols, k, grid, scratch);

@@ -4,8 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need (none yet beyond the Rust toolchain and a C compiler).
+# Debian packages the tests need beyond the Rust toolchain and a C compiler.
 need_packages=()
+# The `fortran` backend (feature `fortran-ref`, in --all-features) needs gfortran.
+command -v gfortran >/dev/null || need_packages+=(gfortran)
+# The ctypes example of the C ABI (feature `capi`) runs under python3.
+command -v python3 >/dev/null || need_packages+=(python3)
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${need_packages[@]}"

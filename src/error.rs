@@ -40,6 +40,14 @@ pub enum Error {
     #[error("{what} must be a contiguous row-major (C order) array")]
     NotContiguous { what: &'static str },
 
+    /// A one-dimensional buffer of the wrong length (checked before a pointer crosses FFI).
+    #[error("{what} has {found} elements, expected {expected}")]
+    LengthMismatch {
+        what: &'static str,
+        found: usize,
+        expected: usize,
+    },
+
     /// A buffer too large for this machine's memory or address space.
     #[error("{what} of {}x{} needs {bytes} bytes, more than can be allocated here", shape.0, shape.1)]
     OutOfMemory {

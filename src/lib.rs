@@ -19,6 +19,8 @@
 pub mod agreement;
 pub mod backend;
 pub mod error;
+#[cfg(any(feature = "c-ref", feature = "fortran-ref", feature = "capi"))]
+pub mod ffi;
 pub mod io;
 pub mod problem;
 

@@ -15,6 +15,10 @@ use crate::backend::{Backend, scalar};
 #[cfg(feature = "simd")]
 use crate::backend::{rows::Serial, simd};
 use crate::error::{Error, Result};
+#[cfg(feature = "c-ref")]
+use crate::ffi::c;
+#[cfg(feature = "fortran-ref")]
+use crate::ffi::fortran;
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -104,6 +108,38 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
     },
+    BackendInfo {
+        name: "c",
+        feature: Some("c-ref"),
+        strategy: "c_ref/, gcc -O3 -ffp-contract=off, one thread",
+        book_analogue: "ctypes/cffi C library (Example 7-20)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "c-native",
+        feature: Some("c-ref"),
+        strategy: "c_ref/, gcc -O3 -march=native, fused multiply-adds allowed",
+        book_analogue: "the book's tuned C",
+        julia: Agreement::ToleranceF64,
+        diffusion: Agreement::ToleranceF64,
+    },
+    BackendInfo {
+        name: "c-openmp",
+        feature: Some("c-ref"),
+        strategy: "c_ref/, gcc -O3 -fopenmp -ffp-contract=off, rows in schedule(guided)",
+        book_analogue: "Cython + OpenMP (Example 7-12)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
+    BackendInfo {
+        name: "fortran",
+        feature: Some("fortran-ref"),
+        strategy: "fortran_ref/, gfortran -O3 -ffp-contract=off, bind(C)",
+        book_analogue: "f2py (Example 7-24)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+    },
 ];
 
 /// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
@@ -136,6 +172,14 @@ fn constructor(name: &str) -> Option<Constructor> {
                 simd::SimdRows::new()?,
             )))
         },
+        #[cfg(feature = "c-ref")]
+        "c" => || Ok(Box::new(c::c())),
+        #[cfg(feature = "c-ref")]
+        "c-native" => || Ok(Box::new(c::native())),
+        #[cfg(feature = "c-ref")]
+        "c-openmp" => || Ok(Box::new(c::openmp())),
+        #[cfg(feature = "fortran-ref")]
+        "fortran" => || Ok(Box::new(fortran::backend())),
         _ => return None,
     })
 }

@@ -189,7 +189,7 @@ fn backends(json: bool) {
         return;
     }
     println!(
-        "{:<12} {:<12} {:<10} details",
+        "{:<15} {:<12} {:<10} details",
         "backend", "feature", "status"
     );
     for p in &probes {
@@ -205,13 +205,13 @@ fn backends(json: bool) {
             Err(reason) => ("missing", reason.clone()),
         };
         let feature = p.info.feature.unwrap_or("(always)");
-        println!("{:<12} {feature:<12} {status:<10} {details}", p.info.name);
+        println!("{:<15} {feature:<12} {status:<10} {details}", p.info.name);
     }
     for info in registry::KNOWN {
         if !probes.iter().any(|p| p.info.name == info.name) {
             let feature = info.feature.unwrap_or("(always)");
             println!(
-                "{:<12} {feature:<12} {:<10} rebuild with --features {feature}",
+                "{:<15} {feature:<12} {:<10} rebuild with --features {feature}",
                 info.name, "not built"
             );
         }

@@ -62,3 +62,28 @@ impl Rng {
         Array2::from_shape_simple_fn((rows, cols), || self.unit())
     }
 }
+
+/// Where Cargo put this build's artefacts (`target/<profile>`): the test binary runs from its
+/// `deps/` folder. Examples are under `examples/`, the cdylib is at the top.
+pub fn artefact_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.parent()
+        .and_then(|deps| deps.parent())
+        .expect("test binary under target/<profile>/deps")
+        .to_path_buf()
+}
+
+/// The path of example `name` of this build. `cargo test` builds every example before it runs
+/// a test; a run limited with `--test` does not, so say how to get them.
+pub fn example(name: &str) -> PathBuf {
+    let path = artefact_dir()
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "example {name} not built at {}: run the whole `cargo test` (it builds the examples) \
+         or `cargo build --examples` with the same features first",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,73 @@
+//! `c`, `c-native` and `c-openmp`: the C reference of `c_ref/`, compiled three ways by
+//! build.rs (the book's compiler-strategy comparison). Each copy has its own symbol prefix.
+
+use std::ffi::c_int;
+
+use crate::ffi::foreign::{Foreign, foreign_kernels};
+
+foreign_kernels! {
+    lh_c_julia, lh_c_diffusion;
+    lh_c_native_julia, lh_c_native_diffusion;
+    lh_c_openmp_julia, lh_c_openmp_diffusion;
+}
+
+unsafe extern "C" {
+    /// The OpenMP runtime's thread count for the next parallel region (OMP_NUM_THREADS, or
+    /// one per core); the same entry point in GCC's libgomp and LLVM's libomp.
+    fn omp_get_max_threads() -> c_int;
+}
+
+/// `c`: gcc -O3 -ffp-contract=off, one thread. Exact.
+pub fn c() -> Foreign {
+    // SAFETY: c_ref/ keeps the header's contract (no state, no unwinding, u32 counts).
+    unsafe {
+        Foreign::new("c", lh_c_julia, lh_c_diffusion, u32::MAX, || {
+            details(env!("LANCEHEAD_FLAGS_C"))
+        })
+    }
+}
+
+/// `c-native`: gcc -O3 -march=native with fused multiply-adds allowed. Tolerance class.
+pub fn native() -> Foreign {
+    // SAFETY: as for `c`; only the compiler flags differ.
+    unsafe {
+        Foreign::new(
+            "c-native",
+            lh_c_native_julia,
+            lh_c_native_diffusion,
+            u32::MAX,
+            || details(env!("LANCEHEAD_FLAGS_C_NATIVE")),
+        )
+    }
+}
+
+/// `c-openmp`: gcc -O3 -fopenmp -ffp-contract=off, rows in `schedule(guided)`. Exact
+/// whatever the thread count: each row is computed the same way by whichever thread.
+pub fn openmp() -> Foreign {
+    // SAFETY: as for `c`; OpenMP's threads only write disjoint rows of the caller's buffers
+    // and have joined when the call returns.
+    unsafe {
+        Foreign::new(
+            "c-openmp",
+            lh_c_openmp_julia,
+            lh_c_openmp_diffusion,
+            u32::MAX,
+            openmp_details,
+        )
+    }
+}
+
+fn openmp_details() -> Vec<(&'static str, String)> {
+    let mut details = details(env!("LANCEHEAD_FLAGS_C_OPENMP"));
+    // SAFETY: a query of the OpenMP runtime, callable at any time.
+    let threads = unsafe { omp_get_max_threads() };
+    details.push(("threads", threads.to_string()));
+    details
+}
+
+fn details(flags: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("compiler", env!("LANCEHEAD_C_COMPILER").to_string()),
+        ("flags", flags.to_string()),
+    ]
+}

@@ -1,0 +1,233 @@
+//! The C ABI of Lancehead's kernels (`capi`): every argument checked at the boundary, and the
+//! two programs of the book's direction turned around — a C program linked against the
+//! cdylib and a Python `ctypes` script — printing the book's checksum.
+#![cfg(feature = "capi")]
+
+mod common;
+
+use std::ffi::{CStr, c_char};
+use std::path::PathBuf;
+use std::process::Command;
+
+use lancehead::ffi::capi::*;
+use lancehead::problem::julia::BOOK_CHECKSUM;
+use lancehead::{DiffusionParams, JuliaParams};
+
+fn last_error() -> String {
+    // SAFETY: a valid C string owned by this thread, read before the next call.
+    unsafe { CStr::from_ptr(lancehead_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+const SCALAR: *const c_char = c"scalar".as_ptr();
+
+/// `lancehead_julia` on a 7x5 problem (book region and c) with `len` elements of `counts`.
+fn julia_7x5(backend: *const c_char, counts: *mut u32, len: usize) -> i32 {
+    // SAFETY: the tests pass NULL or a buffer of at least `len` elements.
+    unsafe {
+        lancehead_julia(
+            backend, 7, 5, -1.8, 1.8, -1.8, 1.8, -0.62772, -0.42193, 300, counts, len,
+        )
+    }
+}
+
+#[test]
+fn julia_and_diffusion_give_the_library_results() {
+    let mut counts = vec![0u32; 35];
+    assert_eq!(julia_7x5(SCALAR, counts.as_mut_ptr(), 35), LANCEHEAD_OK);
+    assert_eq!(last_error(), "");
+    let params = JuliaParams::new(7, 5, lancehead::Region::BOOK, (-0.62772, -0.42193), 300);
+    let expected = lancehead::julia(&*common::scalar(), &params.unwrap()).unwrap();
+    assert_eq!(counts, expected.into_raw_vec_and_offset().0);
+    // NULL names the reference backend.
+    assert_eq!(
+        julia_7x5(std::ptr::null(), counts.as_mut_ptr(), 35),
+        LANCEHEAD_OK
+    );
+
+    let params = DiffusionParams::book(6, 9).unwrap();
+    let mut rng = common::Rng::new(3);
+    let init = rng.grid(6, 9);
+    let expected = common::evolve(&*common::scalar(), &params, init.view(), 11);
+    let mut grid = init.into_raw_vec_and_offset().0;
+    // SAFETY: `grid` holds 54 values.
+    let code =
+        unsafe { lancehead_diffusion(SCALAR, 6, 9, 0.1, 1.0, 11, grid.as_mut_ptr(), grid.len()) };
+    assert_eq!(code, LANCEHEAD_OK, "{}", last_error());
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&grid), bits(expected.as_slice().unwrap()));
+}
+
+#[test]
+fn bad_arguments_get_codes_and_messages() {
+    let mut counts = vec![0u32; 36];
+    let ptr = counts.as_mut_ptr();
+
+    assert_eq!(
+        julia_7x5(SCALAR, std::ptr::null_mut(), 35),
+        LANCEHEAD_ERR_NULL_POINTER
+    );
+    assert_eq!(last_error(), "counts is NULL");
+
+    assert_eq!(julia_7x5(SCALAR, ptr, 34), LANCEHEAD_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "counts_len is 34, expected 5 * 7 elements");
+    assert_eq!(julia_7x5(SCALAR, ptr, 36), LANCEHEAD_ERR_INVALID_ARGUMENT);
+
+    // One byte off: a u32 buffer at an odd address.
+    let misaligned = (ptr as *mut u8).wrapping_add(1) as *mut u32;
+    assert_eq!(
+        julia_7x5(SCALAR, misaligned, 35),
+        LANCEHEAD_ERR_INVALID_ARGUMENT
+    );
+    assert_eq!(last_error(), "counts is not aligned to 4 bytes");
+
+    assert_eq!(julia_7x5(c"nope".as_ptr(), ptr, 35), LANCEHEAD_ERR_BACKEND);
+    assert!(
+        last_error().starts_with("unknown backend `nope`"),
+        "{}",
+        last_error()
+    );
+    let not_utf8 = c"\xff".as_ptr();
+    assert_eq!(julia_7x5(not_utf8, ptr, 35), LANCEHEAD_ERR_INVALID_ARGUMENT);
+
+    // SAFETY: `counts` holds 36 values; these calls are refused before it is touched.
+    let code =
+        unsafe { lancehead_julia(SCALAR, 7, 5, 1.0, -1.0, -1.8, 1.8, 0.0, 0.0, 300, ptr, 35) };
+    assert_eq!(code, LANCEHEAD_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().starts_with("invalid region = 1,-1,-1.8,1.8"),
+        "{}",
+        last_error()
+    );
+    let code = unsafe {
+        lancehead_julia(
+            SCALAR,
+            0,
+            5,
+            -1.8,
+            1.8,
+            -1.8,
+            1.8,
+            f64::NAN,
+            0.0,
+            300,
+            ptr,
+            0,
+        )
+    };
+    assert_eq!(code, LANCEHEAD_ERR_INVALID_ARGUMENT);
+    assert_eq!(last_error(), "invalid width = 0: expected an integer >= 1");
+
+    let mut grid = vec![0.0f64; 4];
+    // SAFETY: `grid` holds 4 values.
+    let code = unsafe { lancehead_diffusion(SCALAR, 2, 2, 0.3, 1.0, 1, grid.as_mut_ptr(), 4) };
+    assert_eq!(code, LANCEHEAD_ERR_INVALID_ARGUMENT);
+    assert!(
+        last_error().starts_with("unstable diffusion"),
+        "{}",
+        last_error()
+    );
+    let code =
+        unsafe { lancehead_diffusion(SCALAR, usize::MAX, 3, 0.1, 1.0, 1, grid.as_mut_ptr(), 4) };
+    assert_eq!(code, LANCEHEAD_ERR_INVALID_ARGUMENT, "{}", last_error());
+    let code = unsafe { lancehead_diffusion(SCALAR, 2, 2, 0.1, 1.0, 1, std::ptr::null_mut(), 4) };
+    assert_eq!(code, LANCEHEAD_ERR_NULL_POINTER);
+    assert_eq!(last_error(), "grid is NULL");
+}
+
+/// The cdylib this test run built (`crate-type` includes `cdylib`). Cargo writes it beside
+/// the test binary in `deps/`; the copy one level up is only refreshed by `cargo build`.
+fn cdylib() -> PathBuf {
+    let path = common::artefact_dir().join("deps").join(format!(
+        "{}lancehead{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    assert!(path.is_file(), "cdylib not found at {}", path.display());
+    path
+}
+
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn stdout_of(command: &mut Command) -> String {
+    let out = command.output().expect("program runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    print!("{stdout}");
+    stdout
+}
+
+/// examples/c/book_checksum.c, compiled now with the system C compiler against
+/// include/lancehead.h and linked with the cdylib.
+#[test]
+fn c_program_prints_the_books_checksum() {
+    let lib = cdylib();
+    let lib_dir = lib.parent().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let exe = dir.path().join("book_checksum");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let status = Command::new(&compiler)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .arg(repo("include"))
+        .arg(repo("examples/c/book_checksum.c"))
+        .arg("-L")
+        .arg(lib_dir)
+        .arg("-llancehead")
+        .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        .arg("-o")
+        .arg(&exe)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler `{compiler}`: {e}"));
+    assert!(
+        status.success(),
+        "compiling examples/c/book_checksum.c failed"
+    );
+
+    let out = stdout_of(&mut Command::new(&exe));
+    assert!(out.contains(&format!(
+        "backend scalar: julia 1000x1000 checksum {BOOK_CHECKSUM}\n"
+    )));
+    assert!(out.contains("short buffer: status 2: counts_len is 999999, expected 1000 * 1000"));
+    // numpy's u[128][128] for this run (SPEC §1); the sum is conserved (summed naively in C).
+    assert!(
+        out.contains(
+            "diffusion 256x256 x 500 sum 3.380000000000, u[128][128] 0.0011329283766858286\n"
+        ),
+        "{out}"
+    );
+    // C calling Rust calling C: the OpenMP build of c_ref/ through the C ABI.
+    if cfg!(feature = "c-ref") {
+        let out = stdout_of(Command::new(&exe).arg("c-openmp"));
+        assert!(out.contains(&format!(
+            "backend c-openmp: julia 1000x1000 checksum {BOOK_CHECKSUM}\n"
+        )));
+    }
+}
+
+/// examples/python/book_checksum.py: ctypes, standard library only.
+#[test]
+fn python_ctypes_prints_the_books_checksum() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!(
+            "SKIPPED python_ctypes_prints_the_books_checksum: python3 is not installed \
+             (apt-get install python3)"
+        );
+        return;
+    }
+    let out = stdout_of(
+        Command::new("python3")
+            .arg(repo("examples/python/book_checksum.py"))
+            .arg(cdylib()),
+    );
+    assert!(out.contains(&format!(
+        "backend scalar: julia 1000x1000 checksum {BOOK_CHECKSUM}\n"
+    )));
+    assert!(out.contains("zero width: status 2: invalid width = 0: expected an integer >= 1"));
+}

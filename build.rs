@@ -91,7 +91,7 @@ fn check_target(feature: &str) -> Result<(), String> {
 
 fn build_c() -> Result<(), String> {
     const TURN_OFF: &str = "or build without the `c-ref` feature (it is a default one: \
-                            `--no-default-features --features ndarray,rayon`)";
+                            `--no-default-features --features ndarray,simd,rayon`)";
     check_target("c-ref")?;
     for file in C_SOURCES.iter().chain([&C_HEADER]) {
         println!("cargo::rerun-if-changed={file}");

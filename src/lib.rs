@@ -19,6 +19,8 @@
 pub mod agreement;
 pub mod backend;
 pub mod error;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod io;
 pub mod problem;
 

@@ -220,3 +220,44 @@ fn no_adapter_is_a_clear_error_and_the_registry_still_works() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// A wgpu validation error inside a call (here: a buffer over the device's size limit) comes
+/// back as `Error::Gpu` with wgpu's message, not as wgpu's default panic.
+#[test]
+fn validation_errors_are_errors_not_panics() {
+    if gpu("gpu-f32").is_none() {
+        return;
+    }
+    let context = lancehead::gpu::context::shared().unwrap();
+    let e = context
+        .guarded("gpu-f32", || {
+            context.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("too large"),
+                size: context.limits.max_buffer_size + 4,
+                usage: wgpu::BufferUsages::STORAGE,
+                mapped_at_creation: false,
+            });
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Gpu {
+                name: "gpu-f32",
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(!e.to_string().contains('\n'), "one line: {e}");
+    eprintln!("{e}");
+
+    // The device is still usable afterwards.
+    let backend = gpu("gpu-f32").unwrap();
+    let params = JuliaParams::new(20, 10, Region::BOOK, (-0.8, 0.156), 50).unwrap();
+    assert_eq!(
+        lancehead::julia(&*backend, &params).unwrap(),
+        lancehead::julia(&*scalar(), &params).unwrap()
+    );
+}

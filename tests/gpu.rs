@@ -231,7 +231,7 @@ fn validation_errors_are_errors_not_panics() {
     let context = lancehead::gpu::context::shared().unwrap();
     let e = context
         .guarded("gpu-f32", || {
-            context.device.create_buffer(&wgpu::BufferDescriptor {
+            let _over_the_limit = context.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("too large"),
                 size: context.limits.max_buffer_size + 4,
                 usage: wgpu::BufferUsages::STORAGE,

@@ -144,9 +144,13 @@ impl GpuContext {
         result
     }
 
+    /// Why the device was lost, if it has been (it is then useless for the process).
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
     fn check_lost(&self, name: &'static str) -> Result<()> {
-        let lost = self.lost.lock().map(|l| l.clone()).unwrap_or_default();
-        match lost {
+        match self.lost() {
             Some(reason) => Err(Error::Gpu {
                 name,
                 message: format!("device lost ({reason})"),

@@ -47,6 +47,9 @@ impl<R: Real> Gpu<R> {
             reason,
         };
         let context = context::shared().map_err(unavailable)?;
+        if let Some(reason) = context.lost() {
+            return Err(unavailable(format!("the GPU device was lost ({reason})")));
+        }
         if !context.device.features().contains(R::FEATURES) {
             return Err(unavailable(format!(
                 "adapter {} does not support {} in shaders ({:?}); `gpu-f32` can run on it",

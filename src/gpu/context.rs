@@ -14,7 +14,7 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
-    /// The limits the device was created with: all the adapter offers (see [`create`]).
+    /// The limits the device was created with: all the adapter offers.
     pub limits: wgpu::Limits,
     /// Why the device was lost, once it has been.
     lost: Arc<Mutex<Option<String>>>,

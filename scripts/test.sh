@@ -10,6 +10,10 @@ need_packages=()
 command -v gfortran >/dev/null || need_packages+=(gfortran)
 # The ctypes example of the C ABI (feature `capi`) runs under python3.
 command -v python3 >/dev/null || need_packages+=(python3)
+# lavapipe, Mesa's software Vulkan device (with f64 shaders): the GPU backends run on it.
+if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
+    need_packages+=(mesa-vulkan-drivers libvulkan1)
+fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${need_packages[@]}"
@@ -21,6 +25,7 @@ fi
 
 cargo fmt --all -- --check
 # Every backend and extra.
-cargo test --all-features
+# LANCEHEAD_REQUIRE_GPU=1: a GPU test that finds no adapter fails instead of being skipped.
+LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features
 # A build without the optional backends: the registry must name the feature that brings each.
 cargo test --no-default-features --test bad_input --test cli

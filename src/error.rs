@@ -76,6 +76,24 @@ pub enum Error {
     #[error("backend `{name}` is unavailable: {reason}")]
     Unavailable { name: String, reason: String },
 
+    /// A GPU backend's device failed a call: validation error, device out of memory, lost.
+    #[error("backend `{name}`: GPU error: {message}")]
+    Gpu { name: &'static str, message: String },
+
+    /// A problem larger than the GPU adapter can hold or dispatch (not tiled).
+    #[error(
+        "backend `{name}`: {what} needs {needed} {unit}, more than this GPU allows \
+         ({limit} = {allowed}); use a smaller problem or a CPU backend"
+    )]
+    GpuLimit {
+        name: &'static str,
+        what: String,
+        needed: u64,
+        unit: &'static str,
+        limit: &'static str,
+        allowed: u64,
+    },
+
     // ---- files --------------------------------------------------------------------------
     /// A `.npy` file that cannot be read as the array it should hold.
     #[error("{arg} {}: {message}", path.display())]

@@ -21,6 +21,8 @@ pub mod backend;
 pub mod error;
 #[cfg(any(feature = "c-ref", feature = "fortran-ref", feature = "capi"))]
 pub mod ffi;
+#[cfg(feature = "gpu")]
+pub mod gpu;
 pub mod io;
 pub mod problem;
 

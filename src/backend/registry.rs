@@ -140,6 +140,22 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
     },
+    BackendInfo {
+        name: "gpu",
+        feature: Some("gpu"),
+        strategy: "wgpu compute shader (WGSL), f64",
+        book_analogue: "A Note on GPUs",
+        julia: Agreement::Exact,
+        diffusion: Agreement::ToleranceF64,
+    },
+    BackendInfo {
+        name: "gpu-f32",
+        feature: Some("gpu"),
+        strategy: "wgpu compute shader (WGSL), f32",
+        book_analogue: "the f32 anecdote (p. 164)",
+        julia: Agreement::ToleranceF32,
+        diffusion: Agreement::ToleranceF32,
+    },
 ];
 
 /// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
@@ -180,6 +196,10 @@ fn constructor(name: &str) -> Option<Constructor> {
         "c-openmp" => || Ok(Box::new(c::openmp())),
         #[cfg(feature = "fortran-ref")]
         "fortran" => || Ok(Box::new(fortran::backend())),
+        #[cfg(feature = "gpu")]
+        "gpu" => || Ok(Box::new(crate::gpu::Gpu::<f64>::new()?)),
+        #[cfg(feature = "gpu")]
+        "gpu-f32" => || Ok(Box::new(crate::gpu::Gpu::<f32>::new()?)),
         _ => return None,
     })
 }

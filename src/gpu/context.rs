@@ -1,0 +1,309 @@
+//! The wgpu device shared by the GPU backends: found once per process, then reused.
+//!
+//! Like wgpu's `repeated_compute` example, everything expensive (instance, adapter, device,
+//! queue) is built once; each kernel call only creates the buffers of its problem. The
+//! context lives in a `OnceLock`, so `lancehead backends`, the tests and the CLI share one
+//! device however many backend instances they build.
+
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+
+use crate::error::{Error, Result};
+
+/// The device, its queue, and what we know about the adapter behind it.
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    /// The limits the device was created with: all the adapter offers.
+    pub limits: wgpu::Limits,
+    /// Why the device was lost, once it has been.
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+/// The process-wide context, or why there is none.
+pub fn shared() -> Result<&'static GpuContext, String> {
+    static CONTEXT: OnceLock<Result<GpuContext, String>> = OnceLock::new();
+    CONTEXT
+        .get_or_init(|| pollster::block_on(create()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Prefers real GPUs over software ones, then f64 support.
+fn rank(adapter: &wgpu::Adapter) -> (u8, bool) {
+    let kind = match adapter.get_info().device_type {
+        wgpu::DeviceType::DiscreteGpu => 4,
+        wgpu::DeviceType::IntegratedGpu => 3,
+        wgpu::DeviceType::VirtualGpu => 2,
+        wgpu::DeviceType::Cpu => 1,
+        wgpu::DeviceType::Other => 0,
+    };
+    (
+        kind,
+        adapter.features().contains(wgpu::Features::SHADER_F64),
+    )
+}
+
+async fn create() -> Result<GpuContext, String> {
+    // `WGPU_BACKEND` and friends still choose backends, as in every wgpu program.
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
+    let Some(adapter) = adapters.into_iter().max_by_key(rank) else {
+        return Err(
+            "no GPU adapter found (wgpu sees no Vulkan, Metal or DX12 device); \
+                    on Debian, `apt-get install mesa-vulkan-drivers` provides lavapipe, a \
+                    software Vulkan device"
+                .to_string(),
+        );
+    };
+    let info = adapter.get_info();
+    // The adapter's real limits rather than WebGPU's defaults: a 4096² f64 grid is exactly
+    // the default 128 MiB storage binding, and larger problems need what the adapter has.
+    // The device is built once and shared, so it asks for everything up front.
+    let limits = adapter.limits();
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("lancehead"),
+            required_features: adapter.features() & wgpu::Features::SHADER_F64,
+            required_limits: limits.clone(),
+            experimental_features: wgpu::ExperimentalFeatures::disabled(),
+            memory_hints: wgpu::MemoryHints::Performance,
+            trace: wgpu::Trace::Off,
+        })
+        .await
+        .map_err(|e| {
+            format!(
+                "adapter {} cannot open a device: {}",
+                info.name,
+                one_line(e)
+            )
+        })?;
+
+    let lost = Arc::new(Mutex::new(None));
+    let record = Arc::clone(&lost);
+    device.set_device_lost_callback(move |reason, message| {
+        if let Ok(mut slot) = record.lock() {
+            *slot = Some(format!("{reason:?}: {message}"));
+        }
+    });
+    // wgpu's default handler panics on an error outside an error scope. Every call runs in
+    // scopes (`GpuContext::guarded`), so this only keeps a stray error from aborting.
+    device.on_uncaptured_error(Arc::new(|e| {
+        eprintln!("lancehead: uncaptured GPU error: {}", one_line(e))
+    }));
+    Ok(GpuContext {
+        device,
+        queue,
+        info,
+        limits,
+        lost,
+    })
+}
+
+impl GpuContext {
+    /// Whether the device can run f64 shaders.
+    pub fn has_f64(&self) -> bool {
+        self.device.features().contains(wgpu::Features::SHADER_F64)
+    }
+
+    /// A short description of the adapter for `lancehead backends`.
+    pub fn adapter(&self) -> String {
+        format!(
+            "{} ({:?}, {:?}, {} {})",
+            self.info.name,
+            self.info.backend,
+            self.info.device_type,
+            self.info.driver,
+            self.info.driver_info
+        )
+    }
+
+    /// Runs `f` with wgpu's validation, out-of-memory and internal errors captured, and turns
+    /// any of them (or a lost device) into [`Error::Gpu`] instead of a panic.
+    pub fn guarded<T>(&self, name: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.check_lost(name)?;
+        let oom = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let validation = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let internal = self.device.push_error_scope(wgpu::ErrorFilter::Internal);
+        let result = f();
+        // Scopes pop in reverse order of their pushes.
+        let errors = [
+            pollster::block_on(internal.pop()),
+            pollster::block_on(validation.pop()),
+            pollster::block_on(oom.pop()),
+        ];
+        self.check_lost(name)?;
+        // A captured error explains a failed result better than the failure it caused.
+        if let Some(e) = errors.into_iter().flatten().next() {
+            return Err(Error::Gpu {
+                name,
+                message: one_line(e),
+            });
+        }
+        result
+    }
+
+    /// Why the device was lost, if it has been (it is then useless for the process).
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    fn check_lost(&self, name: &'static str) -> Result<()> {
+        match self.lost() {
+            Some(reason) => Err(Error::Gpu {
+                name,
+                message: format!("device lost ({reason})"),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// The size in bytes of a buffer of `elements` values of `element_size` bytes, or
+    /// [`Error::GpuLimit`] when one storage binding or buffer on this device cannot hold it.
+    pub fn buffer_size(
+        &self,
+        name: &'static str,
+        what: &str,
+        elements: usize,
+        element_size: usize,
+    ) -> Result<u64> {
+        let limit = |needed: u64, unit, limit, allowed| Error::GpuLimit {
+            name,
+            what: what.to_string(),
+            needed,
+            unit,
+            limit,
+            allowed,
+        };
+        // The shaders index with u32.
+        if elements as u64 > u64::from(u32::MAX) {
+            let max = u64::from(u32::MAX);
+            return Err(limit(elements as u64, "elements", "u32 shader index", max));
+        }
+        let bytes = elements as u64 * element_size as u64;
+        for (name, allowed) in [
+            (
+                "max_storage_buffer_binding_size",
+                self.limits.max_storage_buffer_binding_size,
+            ),
+            ("max_buffer_size", self.limits.max_buffer_size),
+        ] {
+            if bytes > allowed {
+                return Err(limit(bytes, "bytes", name, allowed));
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// Workgroups of 16 x 16 covering `cols x rows` (2D, so each dimension has its own limit).
+    pub fn workgroups(
+        &self,
+        name: &'static str,
+        what: &str,
+        cols: usize,
+        rows: usize,
+    ) -> Result<(u32, u32)> {
+        let allowed = self.limits.max_compute_workgroups_per_dimension;
+        let mut counts = [0u32; 2];
+        for (count, extent) in counts.iter_mut().zip([cols, rows]) {
+            let needed = extent.div_ceil(WORKGROUP_SIDE as usize) as u64;
+            if needed > u64::from(allowed) {
+                return Err(Error::GpuLimit {
+                    name,
+                    what: format!("{what} ({extent} wide in one dimension)"),
+                    needed,
+                    unit: "workgroups of 16",
+                    limit: "max_compute_workgroups_per_dimension",
+                    allowed: u64::from(allowed),
+                });
+            }
+            *count = needed as u32;
+        }
+        Ok((counts[0], counts[1]))
+    }
+
+    /// A storage buffer holding `bytes`, written through the queue.
+    pub fn upload(&self, label: &str, bytes: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
+        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some(label),
+            size: bytes.len() as u64,
+            usage: usage | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        self.queue.write_buffer(&buffer, 0, bytes);
+        buffer
+    }
+
+    /// Submits `commands` (none: just flush pending queue writes) and waits until the device
+    /// has finished them.
+    pub fn submit_and_wait(
+        &self,
+        name: &'static str,
+        commands: Option<wgpu::CommandBuffer>,
+    ) -> Result<()> {
+        let index = self.queue.submit(commands);
+        self.device
+            .poll(wgpu::PollType::Wait {
+                submission_index: Some(index),
+                timeout: None,
+            })
+            .map(|_| ())
+            .map_err(|e| Error::Gpu {
+                name,
+                message: one_line(e),
+            })
+    }
+
+    /// Copies `bytes` bytes of `source` into a mappable buffer, maps it, and hands the bytes
+    /// to `read`.
+    pub fn read_back(
+        &self,
+        name: &'static str,
+        source: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[u8]),
+    ) -> Result<()> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("lancehead read-back"),
+            size: bytes,
+            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
+            mapped_at_creation: false,
+        });
+        let mut encoder = self.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, bytes);
+        self.submit_and_wait(name, Some(encoder.finish()))?;
+
+        let slice = staging.slice(..);
+        let (sender, receiver) = mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |r| {
+            // The receiver waits below; a send can only fail once it has given up.
+            let _ = sender.send(r);
+        });
+        self.submit_and_wait(name, None)?;
+        let gpu = |message: String| Error::Gpu { name, message };
+        receiver
+            .recv()
+            .map_err(|_| gpu("the buffer mapping was never answered".into()))?
+            .map_err(|e| gpu(format!("cannot map the result buffer: {}", one_line(e))))?;
+        {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| gpu(format!("cannot read the result buffer: {}", one_line(e))))?;
+            read(&view);
+        }
+        staging.unmap();
+        Ok(())
+    }
+}
+
+/// Side of the square workgroups: `@workgroup_size(16, 16)` in every shader.
+pub const WORKGROUP_SIDE: u32 = 16;
+
+/// A wgpu message on one line, as every Lancehead message is.
+pub fn one_line(e: impl std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}

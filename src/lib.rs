@@ -19,6 +19,7 @@
 pub mod agreement;
 pub mod backend;
 pub mod error;
+pub mod harness;
 pub mod io;
 pub mod problem;
 

@@ -328,6 +328,42 @@ mod tests {
     }
 
     #[test]
+    fn a_different_result_fails_exact_agreement_and_says_where() {
+        let reference = Output::Counts(Array2::from_elem((3, 4), 7));
+        let mut changed = Array2::from_elem((3, 4), 7);
+        changed[(2, 1)] = 9;
+        let result = judge(
+            &reference,
+            &Output::Counts(changed),
+            registry::info("scalar"),
+        );
+        assert!(!result.pass);
+        assert_eq!(result.class, Agreement::Exact);
+        assert!(
+            result
+                .detail
+                .contains("1 of 12 pixels differ (first at (2, 1))"),
+            "{}",
+            result.detail
+        );
+
+        let grid = Array2::from_elem((2, 2), 0.25);
+        let mut nudged = grid.clone();
+        nudged[(0, 1)] = f64::from_bits(0.25f64.to_bits() + 1);
+        let result = judge(
+            &Output::Grid(grid),
+            &Output::Grid(nudged),
+            registry::info("rayon"),
+        );
+        assert!(!result.pass, "one ULP is a failure for an exact backend");
+        assert!(
+            result.detail.contains("first at (0, 1)"),
+            "{}",
+            result.detail
+        );
+    }
+
+    #[test]
     fn a_backend_is_judged_against_the_first_one_measured() {
         let scalar = registry::create("scalar").unwrap();
         let backends = vec![scalar, registry::create("scalar").unwrap()];

@@ -428,7 +428,7 @@ mod tests {
     #[test]
     fn csv_fields_with_commas_are_quoted() {
         assert_eq!(field("a,b"), "\"a,b\"");
-        assert_eq!(field("say \"x\""), "say \"x\"");
+        assert_eq!(field("say \"x\""), "\"say \"\"x\"\"\"");
         assert_eq!(field("x, \"y\""), "\"x, \"\"y\"\"\"");
     }
 

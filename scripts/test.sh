@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages the tests need (none yet beyond the Rust toolchain and a C compiler).
 need_packages=()
+# valgrind: `lancehead compare --counters callgrind` and its test.
+command -v valgrind >/dev/null || need_packages+=(valgrind)
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${need_packages[@]}"
@@ -18,5 +20,7 @@ fi
 cargo fmt --all -- --check
 # Every backend and extra.
 cargo test --all-features
+# The criterion benches must keep compiling (`cargo bench` runs them).
+cargo bench --all-features --no-run
 # A build without the optional backends: the registry must name the feature that brings each.
 cargo test --no-default-features --test bad_input --test cli

@@ -11,8 +11,12 @@ use crate::backend::Backend;
 /// A description of this machine and build, saved with every report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Machine {
-    /// `model name` from /proc/cpuinfo (or the architecture when unknown).
+    /// `model name` from /proc/cpuinfo with its family and model (or the architecture when
+    /// unknown).
     pub cpu: String,
+    /// The x86 vector extensions the CPU reports (`avx512f avx2 sse2`), and `hypervisor`
+    /// when it runs in a virtual machine.
+    pub cpu_flags: String,
     /// Threads this process may run at once.
     pub logical_cpus: usize,
     pub memory_bytes: Option<u64>,
@@ -32,8 +36,24 @@ impl Machine {
     /// Describes this machine and the given backends.
     pub fn describe<'a>(backends: impl IntoIterator<Item = &'a dyn Backend>) -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu =
-            field(&cpuinfo, "model name").unwrap_or_else(|| std::env::consts::ARCH.to_string());
+        let cpu = match (
+            field(&cpuinfo, "model name"),
+            field(&cpuinfo, "cpu family"),
+            field(&cpuinfo, "model"),
+        ) {
+            (Some(name), Some(family), Some(model)) => {
+                format!("{name} (family {family}, model {model})")
+            }
+            (Some(name), ..) => name,
+            _ => std::env::consts::ARCH.to_string(),
+        };
+        let flags = field(&cpuinfo, "flags").unwrap_or_default();
+        let flags: Vec<&str> = flags.split_whitespace().collect();
+        let cpu_flags = ["avx512f", "avx2", "fma", "sse2", "hypervisor"]
+            .into_iter()
+            .filter(|f| flags.contains(f))
+            .collect::<Vec<_>>()
+            .join(" ");
         let memory_bytes = std::fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|m| field(&m, "MemTotal"))
@@ -70,6 +90,7 @@ impl Machine {
             .collect();
         Machine {
             cpu,
+            cpu_flags,
             logical_cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
             memory_bytes,
             os,
@@ -88,8 +109,13 @@ impl Machine {
             .memory_bytes
             .map(|b| format!(", {:.1} GiB", b as f64 / (1u64 << 30) as f64))
             .unwrap_or_default();
+        let flags = if self.cpu_flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", self.cpu_flags)
+        };
         format!(
-            "{}, {} logical CPUs{memory}, {}",
+            "{}{flags}, {} logical CPUs{memory}, {}",
             self.cpu, self.logical_cpus, self.os
         )
     }

@@ -7,14 +7,14 @@ cd "$(dirname "$0")/.."
 cargo run --release -- compare --out results "$@" >/dev/null
 cp results/speedup.svg results/speedup.png docs/
 
-# Replace what lies between the markers with the Markdown report, headings moved down two
-# levels (its title dropped) so that it nests under the README's section.
+# Replace what lies between the markers with the Markdown report, headings moved down one
+# level (its title dropped) so that it nests under the README's section.
 awk -v report=results/compare.md '
     /<!-- compare:begin -->/ {
         print
         while ((getline line < report) > 0) {
             if (line ~ /^# /) continue
-            sub(/^## /, "#### ", line)
+            sub(/^## /, "### ", line)
             print line
         }
         skip = 1

@@ -345,25 +345,24 @@ pub fn child(job: &Job, source: Source) -> Result<ChildReport> {
         Source::Callgrind => None,
     };
     let backend = registry::create(&job.backend)?;
-    let mut start = |on: bool| match (perf.as_mut(), on) {
+    let mut counting = |on: bool| match (perf.as_mut(), on) {
         (Some(p), true) => p.enable(),
         (Some(p), false) => p.disable(),
         (None, true) => callgrind::start_instrumentation(),
         (None, false) => callgrind::stop_instrumentation(),
     };
-    let updates;
-    match job.kernel {
+    let updates = match job.kernel {
         Kernel::Julia => {
             let params =
                 JuliaParams::new(job.cols, job.rows, Region::BOOK, BOOK_C, job.iterations)?;
             let mut counts = params.new_counts()?;
             // Warm-up: thread pools, run-time dispatch and device set-up are not the kernel.
             backend.julia(&params, counts.view_mut())?;
-            start(true);
+            counting(true);
             let result = julia_entry(&*backend, &params, counts.view_mut());
-            start(false);
+            counting(false);
             result?;
-            updates = julia::checksum(counts.view());
+            julia::checksum(counts.view())
         }
         Kernel::Diffusion => {
             let params = DiffusionParams::book(job.rows, job.cols)?;
@@ -372,7 +371,7 @@ pub fn child(job: &Job, source: Source) -> Result<ChildReport> {
             let mut scratch = params.new_grid()?;
             backend.evolve(&params, grid.view_mut(), scratch.view_mut(), job.iterations)?;
             grid.assign(&init);
-            start(true);
+            counting(true);
             let result = diffusion_entry(
                 &*backend,
                 &params,
@@ -380,11 +379,11 @@ pub fn child(job: &Job, source: Source) -> Result<ChildReport> {
                 scratch.view_mut(),
                 job.iterations,
             );
-            start(false);
+            counting(false);
             result?;
-            updates = (job.rows * job.cols) as u64 * u64::from(job.iterations);
+            (job.rows * job.cols) as u64 * u64::from(job.iterations)
         }
-    }
+    };
     let events = perf.as_mut().map(|p| p.read()).unwrap_or_default();
     Ok(ChildReport { updates, events })
 }

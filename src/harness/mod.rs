@@ -236,17 +236,14 @@ pub fn compare(options: &Options, exe: &Path) -> Result<Results> {
 fn select_backends(
     requested: Option<&[String]>,
 ) -> Result<(Vec<Box<dyn crate::Backend>>, Vec<(String, String)>)> {
-    let mut chosen = Vec::new();
+    let mut chosen: Vec<Box<dyn crate::Backend>> = Vec::new();
     let mut unavailable = Vec::new();
     match requested {
         Some(names) => {
             // Asked for by name: each must exist and run here.
             for name in names {
                 let name = name.trim();
-                if chosen
-                    .iter()
-                    .any(|b: &Box<dyn crate::Backend>| b.name() == name)
-                {
+                if chosen.iter().any(|b| b.name() == name) {
                     continue;
                 }
                 chosen.push(registry::create(name)?);

@@ -173,8 +173,8 @@ pub fn compare(options: &Options, exe: &Path) -> Result<Results> {
     }
 
     let (backends, unavailable) = select_backends(options.backends.as_deref())?;
-    check_writable(&options.out)?;
     let plan = counters::plan(options.counters, options.cache_sim)?;
+    check_writable(&options.out)?;
 
     let settings = Settings {
         kernels: kernels.clone(),
@@ -216,8 +216,23 @@ pub fn compare(options: &Options, exe: &Path) -> Result<Results> {
     }
     bar.finish_and_clear();
 
-    let jobs = counter_jobs(&plan, &kernels, &measurements, quick);
-    let (counters, counter_failures) = count_all(&plan, jobs, exe);
+    let jobs = counter_jobs(&plan, &settings, &measurements);
+    let (counters, mut counter_failures) = count_all(&plan, jobs, exe);
+    if matches!(plan, Plan::Callgrind { .. }) {
+        let mut device: Vec<(Kernel, &str)> = measurements
+            .iter()
+            .filter(|m| m.transfer.is_some())
+            .map(|m| (m.kernel, m.backend.as_str()))
+            .collect();
+        device.dedup();
+        counter_failures.extend(device.into_iter().map(|(kernel, backend)| {
+            format!(
+                "{backend} {}: a device backend is not run under callgrind (it would count \
+                 the driver's simulation on the CPU, not the device)",
+                kernel.as_str()
+            )
+        }));
+    }
 
     let results = Results {
         machine,
@@ -300,9 +315,8 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
 /// callgrind: it would simulate the software driver's threads, not the device.
 fn counter_jobs(
     plan: &Plan,
-    kernels: &[Kernel],
+    settings: &Settings,
     measurements: &[Measurement],
-    quick: bool,
 ) -> Vec<(Job, bool)> {
     match plan {
         Plan::Off { .. } => Vec::new(),
@@ -323,17 +337,20 @@ fn counter_jobs(
             .collect(),
         Plan::Callgrind { .. } => {
             let mut jobs = Vec::new();
-            for &kernel in kernels {
-                let ((rows, cols), iterations) = match (kernel, quick) {
-                    (Kernel::Julia, false) => (CALLGRIND_JULIA, julia::BOOK_MAX_ITER),
-                    (Kernel::Julia, true) => (CALLGRIND_JULIA_QUICK, julia::BOOK_MAX_ITER),
+            for &kernel in &settings.kernels {
+                let ((rows, cols), iterations) = match (kernel, settings.quick) {
+                    (Kernel::Julia, false) => (CALLGRIND_JULIA, settings.julia.2),
+                    (Kernel::Julia, true) => (CALLGRIND_JULIA_QUICK, settings.julia.2),
                     (Kernel::Diffusion, q) => {
                         let (n, steps) = if q {
                             CALLGRIND_DIFFUSION_QUICK
                         } else {
                             CALLGRIND_DIFFUSION
                         };
-                        ((n, n), steps)
+                        // Never more than the run itself measured.
+                        let smallest = settings.sizes.iter().copied().min().unwrap_or(n);
+                        let n = n.min(smallest);
+                        ((n, n), steps.min(settings.steps))
                     }
                 };
                 for m in measurements.iter().filter(|m| m.kernel == kernel) {

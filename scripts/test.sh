@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need_packages+=(python3)
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     need_packages+=(mesa-vulkan-drivers libvulkan1)
 fi
+# valgrind: `lancehead compare --counters callgrind` and its test.
+command -v valgrind >/dev/null || need_packages+=(valgrind)
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${need_packages[@]}"
@@ -27,5 +29,7 @@ cargo fmt --all -- --check
 # Every backend and extra.
 # LANCEHEAD_REQUIRE_GPU=1: a GPU test that finds no adapter fails instead of being skipped.
 LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features
+# The criterion benches must keep compiling (`cargo bench` runs them).
+cargo bench --all-features --no-run
 # A build without the optional backends: the registry must name the feature that brings each.
 cargo test --no-default-features --test bad_input --test cli

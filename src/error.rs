@@ -119,6 +119,19 @@ pub enum Error {
         path: PathBuf,
         message: String,
     },
+
+    // ---- measurement (`lancehead compare`) ---------------------------------------------
+    /// Results that differ from `scalar` beyond their backend's agreement class.
+    #[error("{count} result(s) disagree with scalar beyond their agreement class; first: {first}")]
+    Disagreement { count: usize, first: String },
+
+    /// Instruction counters that were asked for by name but cannot be had here.
+    #[error("--counters {mode}: unavailable here: {reason}")]
+    CountersUnavailable { mode: &'static str, reason: String },
+
+    /// A counting child process (perf or callgrind) that did not deliver its figures.
+    #[error("counting {what} failed: {message}")]
+    Counting { what: String, message: String },
 }
 
 impl Error {

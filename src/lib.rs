@@ -23,6 +23,7 @@ pub mod error;
 pub mod ffi;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+pub mod harness;
 pub mod io;
 pub mod problem;
 

@@ -4,12 +4,31 @@ mod cli;
 
 use std::process::ExitCode;
 
+/// Counts allocations so that `compare` can report those made inside a kernel call; a
+/// library may not choose the process's allocator, so the binary installs it.
+#[global_allocator]
+static ALLOCATOR: lancehead::harness::alloc::CountingAllocator =
+    lancehead::harness::alloc::CountingAllocator;
+
 fn main() -> ExitCode {
+    quiet_vulkan_device_select();
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("lancehead: error: {}", failure.message);
             ExitCode::from(failure.code)
         }
+    }
+}
+
+/// Mesa's Vulkan device-select layer (installed with lavapipe and Mesa's GPU drivers) opens a
+/// Wayland connection to order the GPUs, and without a session libwayland prints
+/// "XDG_RUNTIME_DIR is invalid or not set" on stderr: noise around every command that probes
+/// the GPU backends, and a broken one-line error. wgpu orders the adapters itself, so the layer
+/// is switched off here unless the user chose otherwise.
+fn quiet_vulkan_device_select() {
+    if cfg!(feature = "gpu") && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: the first thing `main` does, before any other thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }

@@ -15,6 +15,17 @@ pub fn count(s: &str) -> Result<u32, String> {
         .map_err(|_| format!("expected an integer from 0 to {}, got `{s}`", u32::MAX))
 }
 
+/// An integer in `1..=u32::MAX` (steps and repeats of `compare`).
+pub fn positive_count(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "expected an integer from 1 to {}, got `{s}`",
+            u32::MAX
+        )),
+    }
+}
+
 /// A finite number (non-finite values would otherwise slip through to the kernels).
 pub fn finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {

@@ -89,6 +89,22 @@ pub fn stage_heat_map(path: &Path, arg: &'static str, grid: ArrayView2<'_, f64>)
     stage_png(path, arg, &image)
 }
 
+/// Stages an 8-bit RGB picture (`width * height * 3` bytes, row-major), such as a rendered plot.
+pub fn stage_rgb(
+    path: &Path,
+    arg: &'static str,
+    (width, height): (usize, usize),
+    data: Vec<u8>,
+) -> Result<Staged> {
+    let image = Image {
+        width,
+        height,
+        color: png::ColorType::Rgb,
+        data,
+    };
+    stage_png(path, arg, &image)
+}
+
 fn stage_png(path: &Path, arg: &'static str, image: &Image) -> Result<Staged> {
     let png_error = |message: String| Error::Png {
         arg,

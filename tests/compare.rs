@@ -1,0 +1,269 @@
+//! `lancehead compare`: a small real run writes every report and they parse; bad input is
+//! refused with one line, a non-zero exit and no report left behind.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use lancehead::harness::counters::{self, CounterMode};
+use serde_json::Value;
+
+fn lancehead(args: &[&str]) -> Output {
+    Command::cargo_bin("lancehead")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Asserts a refusal: exit `code`, one line on stderr naming `needle`, nothing on stdout.
+fn refused(args: &[&str], code: i32, needle: &str) {
+    let out = lancehead(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?}");
+}
+
+/// The number of fields of one CSV line (commas inside double quotes do not separate).
+fn csv_fields(line: &str) -> usize {
+    let mut quoted = false;
+    1 + line
+        .chars()
+        .filter(|&c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == ',' && !quoted
+        })
+        .count()
+}
+
+fn files_in(dir: &Path) -> Vec<String> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[test]
+fn bad_arguments_are_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("results");
+    let o = out.to_str().unwrap();
+    refused(
+        &["compare", "--backends", "scalar,nope", "--out", o],
+        1,
+        "unknown backend `nope`",
+    );
+    refused(&["compare", "--sizes", "256,0", "--out", o], 2, "--sizes");
+    refused(&["compare", "--repeat", "0", "--out", o], 2, "--repeat");
+    refused(&["compare", "--steps", "0", "--out", o], 2, "--steps");
+    refused(
+        &["compare", "--counters", "pmu", "--out", o],
+        2,
+        "--counters",
+    );
+    refused(
+        &["compare", "--kernel", "mandelbrot", "--out", o],
+        2,
+        "--kernel",
+    );
+    assert!(!out.exists(), "nothing created for refused arguments");
+
+    // An --out that cannot be a folder (a file is in the way).
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let inside = file.join("results");
+    refused(
+        &[
+            "compare",
+            "--kernel",
+            "julia",
+            "--out",
+            inside.to_str().unwrap(),
+        ],
+        1,
+        "--out",
+    );
+}
+
+#[test]
+fn perf_counters_asked_for_by_name_work_or_say_why_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().to_str().unwrap();
+    let args = [
+        "compare",
+        "--kernel",
+        "diffusion",
+        "--backends",
+        "scalar",
+        "--sizes",
+        "16",
+        "--steps",
+        "2",
+        "--repeat",
+        "1",
+        "--counters",
+        "perf",
+        "--out",
+        o,
+    ];
+    match counters::plan(CounterMode::Perf, false) {
+        Err(_) => {
+            refused(&args, 1, "--counters perf: unavailable here");
+            assert!(files_in(dir.path()).is_empty());
+        }
+        Ok(_) => {
+            let out = lancehead(&args);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+}
+
+#[test]
+fn help_does_not_show_the_counting_child() {
+    let out = lancehead(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("compare"), "{text}");
+    assert!(!text.contains("__kernel"), "{text}");
+}
+
+/// A real, small run with callgrind counts: every report is written and parses, results
+/// agree, and the instruction counts are plausible.
+#[test]
+fn a_small_compare_writes_every_report() {
+    if counters::plan(CounterMode::Callgrind, false).is_err() {
+        panic!("valgrind is needed for this test (scripts/test.sh installs it)");
+    }
+    // scalar and, when compiled in, rayon: enough to compare, quick in a test build.
+    let mut backends = vec!["scalar"];
+    if lancehead::registry::compiled().any(|b| b.name == "rayon") {
+        backends.push("rayon");
+    }
+    let list = backends.join(",");
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("out");
+    let out = lancehead(&[
+        "compare",
+        "--backends",
+        &list,
+        "--sizes",
+        "32,48",
+        "--steps",
+        "5",
+        "--repeat",
+        "1",
+        "--counters",
+        "callgrind",
+        "--out",
+        o.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+
+    let mut names = files_in(&o);
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "compare.csv",
+            "compare.json",
+            "compare.md",
+            "counters.csv",
+            "speedup.png",
+            "speedup.svg"
+        ]
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(o.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(saved, printed);
+
+    // Julia once and diffusion at two sizes, per backend; all agree with scalar.
+    let measurements = saved["measurements"].as_array().unwrap();
+    assert_eq!(measurements.len(), 3 * backends.len());
+    for m in measurements {
+        assert_eq!(m["agreement"]["pass"], true, "{m}");
+        assert!(m["median"].as_f64().unwrap() > 0.0);
+        if m["kernel"] == "julia" {
+            assert_eq!(m["checksum"], 33_219_980);
+        }
+    }
+    let scalar_julia = &measurements[0];
+    assert_eq!(scalar_julia["backend"], "scalar");
+    assert_eq!(scalar_julia["speedup"], 1.0);
+    // The binary's counting allocator sees the calls: scalar allocates nothing.
+    assert_eq!(scalar_julia["allocations"]["allocations"], 0);
+    assert!(saved["machine"]["cpu"].as_str().is_some());
+
+    // CSV: a header and one row per measurement, every row as wide as the header.
+    let csv = std::fs::read_to_string(o.join("compare.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + measurements.len());
+    assert!(lines[0].starts_with("kernel,backend,problem,"));
+    let width = csv_fields(lines[0]);
+    for line in &lines[1..] {
+        assert_eq!(csv_fields(line), width, "{line}");
+    }
+
+    // Counts: every backend and kernel, from callgrind, and plausible: the scalar Julia
+    // inner loop is a dozen or two instructions per z-update; the threads of rayon do the
+    // same work, so it executes about as many instructions as scalar.
+    let counters = saved["counters"].as_array().unwrap();
+    assert_eq!(counters.len(), 2 * backends.len(), "{counters:?}");
+    let ir_per_update = |kernel: &str, backend: &str| {
+        let c = counters
+            .iter()
+            .find(|c| c["kernel"] == kernel && c["backend"] == backend)
+            .unwrap();
+        assert_eq!(c["source"], "callgrind");
+        c["events"]["Ir"].as_f64().unwrap() / c["updates"].as_f64().unwrap()
+    };
+    let scalar_ir = ir_per_update("julia", "scalar");
+    assert!(
+        (5.0..100.0).contains(&scalar_ir),
+        "{scalar_ir} Ir per z-update"
+    );
+    let diffusion_ir = ir_per_update("diffusion", "scalar");
+    assert!(
+        (3.0..200.0).contains(&diffusion_ir),
+        "{diffusion_ir} Ir per cell update"
+    );
+    if backends.contains(&"rayon") {
+        let rayon_ir = ir_per_update("julia", "rayon");
+        assert!(
+            (0.8 * scalar_ir..1.5 * scalar_ir).contains(&rayon_ir),
+            "rayon {rayon_ir} vs scalar {scalar_ir} Ir per z-update"
+        );
+    }
+    let md = std::fs::read_to_string(o.join("compare.md")).unwrap();
+    assert!(md.contains("speed-up vs scalar (Table 6-2)"), "{md}");
+    // Callgrind counts the smallest grid measured, for at most the steps measured.
+    assert!(
+        md.contains("| diffusion | `scalar` | 32x32 x5 steps | callgrind |"),
+        "{md}"
+    );
+
+    // The plot, both ways.
+    let svg = std::fs::read_to_string(o.join("speedup.svg")).unwrap();
+    assert!(svg.trim_start().starts_with("<svg"), "{svg:.100}");
+    assert!(svg.contains("speed-up vs scalar"));
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(o.join("speedup.png")).unwrap(),
+    ));
+    let reader = decoder.read_info().expect("a PNG");
+    let info = reader.info();
+    assert_eq!((info.width, info.height), (960, 600));
+}

@@ -4,20 +4,11 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use assert_cmd::Command;
-use common::{data, load};
+use common::{data, lancehead, load};
 use ndarray::Array2;
 use serde_json::Value;
-
-fn lancehead(args: &[&str]) -> Output {
-    Command::cargo_bin("lancehead")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json_of(args: &[&str]) -> Value {
     let out = lancehead(args);

@@ -1,20 +1,13 @@
 //! `lancehead compare`: a small real run writes every report and they parse; bad input is
 //! refused with one line, a non-zero exit and no report left behind.
 
-use std::path::Path;
-use std::process::Output;
+mod common;
 
-use assert_cmd::Command;
+use std::path::Path;
+
+use common::lancehead;
 use lancehead::harness::counters::{self, CounterMode};
 use serde_json::Value;
-
-fn lancehead(args: &[&str]) -> Output {
-    Command::cargo_bin("lancehead")
-        .unwrap()
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Asserts a refusal: exit `code`, one line on stderr naming `needle`, nothing on stdout.
 fn refused(args: &[&str], code: i32, needle: &str) {

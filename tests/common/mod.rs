@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
+use std::process::Output;
 
 use lancehead::{Backend, DiffusionParams, JuliaParams};
 use ndarray::{Array2, ArrayView2};
@@ -86,4 +87,13 @@ pub fn example(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// Runs the `lancehead` binary with `args`.
+pub fn lancehead(args: &[&str]) -> Output {
+    assert_cmd::Command::cargo_bin("lancehead")
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap()
 }

@@ -1,6 +1,6 @@
-//! `simd` and `simd-rayon`: explicit vectors, bitwise equal to `scalar`.
+//! `simd`, `simd-rayon` and `simd-wavefront`: explicit vectors, bitwise equal to `scalar`.
 //!
-//! One generic body per kernel ([`julia_band`], [`diffusion_row`]) is written against the
+//! One generic body per kernel ([`julia_band`], [`diffusion_interior`]) is written against the
 //! [`Lanes`] operations and compiled three times, inside `#[target_feature]` wrappers for
 //! AVX-512, AVX2 and the SSE2 baseline (the `matrixmultiply` pattern). The CPU is inspected
 //! once, when the backend is built, and the widest path it supports is used; so one binary is
@@ -14,10 +14,10 @@
 //! `CHECK_EVERY` iterations, and a finished vector is refilled with the next pixels of the
 //! band at once, so no slot idles while a slow neighbour finishes.
 //!
-//! Diffusion: each row is computed `LANES` cells at a time from unaligned loads of its three
-//! neighbour rows; the two wrapping edge cells use the scalar cell formula. (Row kernels are
-//! the unit: `rows::RowKernels` turns them into steps of a band, the wavefront backend into
-//! several steps per pass over memory.)
+//! Diffusion: a row segment is computed `LANES` cells at a time from unaligned loads of its
+//! three neighbour rows, with aligned stores. (`rows::RowKernels` adds the two wrapping edge
+//! cells and turns segments into steps of a band; the wavefront backend into several steps per
+//! pass over memory.)
 
 mod lanes;
 

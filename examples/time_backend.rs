@@ -13,7 +13,8 @@ use lancehead::{DiffusionParams, JuliaParams, registry};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: time_backend julia BACKEND [REPEAT] | diffusion BACKEND SIZE STEPS [REPEAT]";
+    let usage =
+        "usage: time_backend julia BACKEND [REPEAT] | diffusion BACKEND SIZE STEPS [REPEAT]";
     let arg = |i: usize| args.get(i).ok_or(usage);
     let backend = registry::create(arg(1)?)?;
     let mut seconds = Vec::new();

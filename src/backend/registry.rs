@@ -224,7 +224,15 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>> {
         });
     };
     match constructor(name) {
-        Some(construct) => construct(),
+        // Composite backends are built from parts (`simd-rayon` from the `simd` row kernels), and
+        // a part that cannot run here names itself: say which backend was asked for.
+        Some(construct) => construct().map_err(|e| match e {
+            Error::Unavailable { reason, .. } => Error::Unavailable {
+                name: name.to_string(),
+                reason,
+            },
+            other => other,
+        }),
         None => Err(Error::NotCompiled {
             name: name.to_string(),
             feature: info.feature.unwrap_or("default"),

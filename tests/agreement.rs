@@ -206,6 +206,11 @@ fn diffusion_cases() -> Vec<(String, DiffusionParams, Array2<f64>, u32)> {
         (5, 11),
         (3, 13),
         (8, 33),
+        // Two and three AVX-512 vectors, around where the vector row kernel takes over.
+        (4, 15),
+        (3, 16),
+        (5, 23),
+        (2, 24),
     ];
     // Tall grids, so temporally blocked backends run deep passes: a step count that is no
     // multiple of the depth, and grids of fewer rows than one pass's ghost rows (above).

@@ -91,6 +91,8 @@ fn diffusion_book_256_matches_numpy() {
 }
 
 #[test]
+// SPEC's reference values, quoted digit for digit.
+#[allow(clippy::excessive_precision)]
 fn diffusion_book_512_matches_numpy() {
     check_book_diffusion(
         512,

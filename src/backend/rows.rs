@@ -7,7 +7,7 @@
 
 use ndarray::ArrayViewMut2;
 
-use crate::backend::scalar::{self, neighbour_rows};
+use crate::backend::scalar::neighbour_rows;
 use crate::backend::{
     Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, julia_output, ping_pong,
 };
@@ -21,18 +21,10 @@ pub trait RowKernels: Send + Sync {
     /// into `out`.
     fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]);
 
-    /// One diffusion step of a row segment, without wrapping: `up`, `mid` and `down` hold
-    /// `out.len() + 2` cells, and `out[x]` becomes the new value of their cell `x + 1`
-    /// (see [`scalar::diffusion_interior`]). The unit every diffusion strategy is built from.
-    fn diffusion_interior(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]);
-
     /// One diffusion step of one row from its neighbour rows `up`, `mid` and `down` (the
-    /// columns wrap at the edges), written into `out`.
-    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
-        scalar::periodic_row(up, mid, down, k, out, |up, mid, down, out| {
-            self.diffusion_interior(k, up, mid, down, out)
-        });
-    }
+    /// columns wrap at the edges), written into `out`; all four are `cols` long. The unit
+    /// every diffusion strategy is built from.
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]);
 
     /// One diffusion step for rows `first_row..first_row + out.len() / cols`: reads the whole
     /// row-major `src` grid (periodic in both directions) and writes those rows into `out`.

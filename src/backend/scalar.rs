@@ -25,8 +25,8 @@ impl RowKernels for ScalarRows {
         }
     }
 
-    fn diffusion_interior(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
-        diffusion_interior(up, mid, down, k, out);
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+        diffusion_row(up, mid, down, k, out);
     }
 }
 
@@ -64,41 +64,19 @@ pub fn neighbour_rows<'a>(src: &'a [f64], params: &DiffusionParams, i: usize) ->
     [row(up), row(i), row(down)]
 }
 
-/// One step of one row, from its neighbour rows; columns wrap at the edges.
+/// One step of one row, from its neighbour rows; columns wrap at the edges. The two edge
+/// cells are done apart so that the loop over the cells between them has no wrapping to do.
 pub fn diffusion_row(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
-    periodic_row(up, mid, down, k, out, |up, mid, down, out| {
-        diffusion_interior(up, mid, down, k, out)
-    });
-}
-
-/// One step of one row whose columns wrap: the two edge cells here, the cells between them
-/// (when there are any) by `interior`, which gets the arguments of [`diffusion_interior`].
-#[inline(always)]
-pub fn periodic_row(
-    up: &[f64],
-    mid: &[f64],
-    down: &[f64],
-    k: f64,
-    out: &mut [f64],
-    interior: impl FnOnce(&[f64], &[f64], &[f64], &mut [f64]),
-) {
-    let last = mid.len() - 1;
+    let n = out.len();
+    assert!(n >= 1 && up.len() == n && mid.len() == n && down.len() == n);
+    let last = n - 1;
     if last == 0 {
         out[0] = diffusion_cell(up[0], down[0], mid[0], mid[0], mid[0], k);
         return;
     }
     out[0] = diffusion_cell(up[0], down[0], mid[last], mid[1], mid[0], k);
     out[last] = diffusion_cell(up[last], down[last], mid[last - 1], mid[0], mid[last], k);
-    interior(up, mid, down, &mut out[1..last]);
-}
-
-/// One step of the cells of a row segment, without wrapping: `up`, `mid` and `down` hold
-/// `out.len() + 2` cells, and `out[x]` becomes the new value of their cell `x + 1`.
-#[inline(always)]
-pub fn diffusion_interior(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
-    let n = out.len();
-    assert!(up.len() == n + 2 && mid.len() == n + 2 && down.len() == n + 2);
-    for (x, o) in out.iter_mut().enumerate() {
-        *o = diffusion_cell(up[x + 1], down[x + 1], mid[x], mid[x + 2], mid[x + 1], k);
+    for x in 1..last {
+        out[x] = diffusion_cell(up[x], down[x], mid[x - 1], mid[x + 1], mid[x], k);
     }
 }

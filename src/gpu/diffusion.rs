@@ -91,7 +91,7 @@ impl DiffusionPipeline {
         }
         let computed = Instant::now();
 
-        let result = if steps % 2 == 0 { &a } else { &b };
+        let result = if steps.is_multiple_of(2) { &a } else { &b };
         context.read_back(name, result, bytes, |device| R::from_device(device, grid))?;
         Ok(TransferTimes {
             upload: (uploaded - start).as_secs_f64(),

@@ -1,6 +1,6 @@
 //! `simd`, `simd-rayon` and `simd-wavefront`: explicit vectors, bitwise equal to `scalar`.
 //!
-//! One generic body per kernel ([`julia_band`], [`diffusion_interior`]) is written against the
+//! One generic body per kernel ([`julia_band`], [`diffusion_row`]) is written against the
 //! [`Lanes`] operations and compiled three times, inside `#[target_feature]` wrappers for
 //! AVX-512, AVX2 and the SSE2 baseline (the `matrixmultiply` pattern). The CPU is inspected
 //! once, when the backend is built, and the widest path it supports is used; so one binary is
@@ -14,10 +14,11 @@
 //! `CHECK_EVERY` iterations, and a finished vector is refilled with the next pixels of the
 //! band at once, so no slot idles while a slow neighbour finishes.
 //!
-//! Diffusion: a row segment is computed `LANES` cells at a time from unaligned loads of its
-//! three neighbour rows, with aligned stores. (`rows::RowKernels` adds the two wrapping edge
-//! cells and turns segments into steps of a band; the wavefront backend into several steps per
-//! pass over memory.)
+//! Diffusion: a whole row, wrapping edges included, is computed `LANES` cells at a time from
+//! aligned loads of its three neighbour rows, the left and right neighbours shifted in from
+//! the vectors beside each one (AVX-512) or loaded unaligned (AVX2, SSE2), with aligned
+//! stores. (`rows::RowKernels` turns rows into steps of a band; the wavefront backend into
+//! several steps per pass over memory.)
 
 mod lanes;
 
@@ -172,9 +173,9 @@ impl RowKernels for SimdRows {
         on_path!(self.path, julia_band, (params, first_row, out))
     }
 
-    fn diffusion_interior(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+    fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
         type Args<'a, 'b> = (f64, &'a [f64], &'a [f64], &'a [f64], &'b mut [f64]);
-        on_path!(self.path, diffusion_interior, (k, up, mid, down, out))
+        on_path!(self.path, diffusion_row, (k, up, mid, down, out))
     }
 
     fn details(&self) -> Vec<(&'static str, String)> {
@@ -315,50 +316,147 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
     }
 }
 
-/// One step of a row segment in the canonical order, `LANES` cells at a time (the contract of
-/// `RowKernels::diffusion_interior`).
+/// One step of a whole row in the canonical order, `LANES` cells at a time, the columns
+/// wrapping at the edges (the contract of `RowKernels::diffusion_row`).
+///
+/// The vectors start at the first cell of `mid` on a vector boundary, so the loads of `up`,
+/// `mid` and `down` and the stores are aligned when the rows are. A cell's left and right
+/// neighbours come either from unaligned loads or, where that is faster
+/// ([`Lanes::SHIFT_NEIGHBOURS`]), shifted in from the vectors before and after it, which are
+/// in registers anyway. The wrapping neighbours of the row's first and last cells are shifted
+/// in from a broadcast, so no cell takes a scalar path. When `mid` does not start on a vector
+/// boundary, one unaligned vector at each end covers the cells before the first boundary and
+/// after the last, writing a few cells twice with the very same values.
 #[inline(always)]
-fn diffusion_interior<V: Lanes>(
-    (k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64]),
-) {
+fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64])) {
     let n = out.len();
-    assert!(up.len() == n + 2 && mid.len() == n + 2 && down.len() == n + 2);
-    if n < V::LANES {
-        return scalar::diffusion_interior(up, mid, down, k, out);
+    assert!(up.len() == n && mid.len() == n && down.len() == n);
+    let lanes = V::LANES;
+    if n < 2 * lanes {
+        return scalar::diffusion_row(up, mid, down, k, out);
     }
-    let (k, four) = (V::splat(k), V::splat(4.0));
-    // SAFETY (every call): x + LANES <= n, so the reads (x ..= x + LANES + 1 of rows of n + 2
-    // cells) and the write (x .. x + LANES of n) stay inside the slices, checked above.
-    let store = |x: usize, out: &mut [f64]| unsafe {
-        cells::<V>(k, four, up, mid, down, x).store_ptr(out.as_mut_ptr().add(x))
+    let rows = Rows {
+        k: V::splat(k),
+        four: V::splat(4.0),
+        up,
+        down,
     };
-    // One vector at the start, then whole vectors from the first cell at which `out` is
-    // aligned to a vector, and one vector ending at the last cell. Overlapping cells are
-    // written twice with the very same values. Aligned stores (and, when the rows are a
-    // multiple of a vector long, aligned loads of three of the five operands) split no cache
-    // line: measured on Zen 4 (128x128 x 8000 steps, in cache), 45 -> 42 ms with AVX-512 and
-    // 43 -> 40 ms with AVX2.
-    store(0, out);
-    let misalign = (out.as_ptr() as usize / std::mem::size_of::<f64>()) % V::LANES;
-    let mut x = (V::LANES - misalign) % V::LANES;
-    while x + V::LANES <= n {
-        store(x, out);
-        x += V::LANES;
+    let wrap = |x: usize| V::splat(mid[x % n]);
+    // SAFETY (every `load` and `update` below): the vector fits in the row, x + LANES <= n,
+    // and the loads at x - 1 and x + 1 have 1 <= x and x + 1 + LANES <= n; all rows are n long.
+    unsafe {
+        let misalign = (mid.as_ptr() as usize / std::mem::size_of::<f64>()) % lanes;
+        let first = (lanes - misalign) % lanes;
+        if first != 0 {
+            let c = load(mid, 0);
+            rows.update(out, 0, V::left_of(wrap(n - 1), c), c, load(mid, 1));
+        }
+        // The first whole vector: its left neighbour wraps when it starts the row.
+        let mut x = first;
+        let mut prev = wrap(x + n - 1);
+        let mut cur = load(mid, x);
+        if x + 2 * lanes <= n {
+            let next = load(mid, x + lanes);
+            rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+            (prev, cur, x) = (cur, next, x + lanes);
+            if V::SHIFT_NEIGHBOURS {
+                while x + 2 * lanes <= n {
+                    let next = load(mid, x + lanes);
+                    rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+                    (prev, cur, x) = (cur, next, x + lanes);
+                }
+            } else {
+                while x + 2 * lanes <= n {
+                    let (left, right) = (load(mid, x - 1), load(mid, x + 1));
+                    rows.update(out, x, left, load(mid, x), right);
+                    x += lanes;
+                }
+                (prev, cur) = (load(mid, x - lanes), load(mid, x));
+            }
+        }
+        // The last whole vector: its right neighbour wraps when it ends the row.
+        let next = wrap(x + lanes);
+        rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+        if x + lanes != n {
+            let x = n - lanes;
+            let c = load(mid, x);
+            rows.update(out, x, load(mid, x - 1), c, V::right_of(c, wrap(0)));
+        }
     }
-    store(n - V::LANES, out);
 }
 
-/// The new values of cells `x + 1 .. x + 1 + LANES` of a row segment.
-///
 /// # Safety
-/// `x + LANES + 2 <= mid.len()`; `up` and `down` at least as long as `mid`.
+/// `x + LANES <= row.len()`.
 #[inline(always)]
-unsafe fn cells<V: Lanes>(k: V, four: V, up: &[f64], mid: &[f64], down: &[f64], x: usize) -> V {
-    unsafe {
-        let v = V::load_ptr(up.as_ptr().add(x + 1)).add(V::load_ptr(down.as_ptr().add(x + 1)));
-        let h = V::load_ptr(mid.as_ptr().add(x)).add(V::load_ptr(mid.as_ptr().add(x + 2)));
-        let c = V::load_ptr(mid.as_ptr().add(x + 1));
-        let lap = v.add(h).sub(four.mul(c));
-        c.add(k.mul(lap))
+unsafe fn load<V: Lanes>(row: &[f64], x: usize) -> V {
+    unsafe { V::load_ptr(row.as_ptr().add(x)) }
+}
+
+/// The operands of one row's step that do not change along the row.
+struct Rows<'a, V> {
+    k: V,
+    four: V,
+    up: &'a [f64],
+    down: &'a [f64],
+}
+
+impl<V: Lanes> Rows<'_, V> {
+    /// Writes the new values of cells `x .. x + LANES`, whose centres are `c` and neighbours
+    /// in the row `left` and `right`.
+    ///
+    /// # Safety
+    /// `x + LANES <= out.len()` and `<= self.up.len()`, `<= self.down.len()`.
+    #[inline(always)]
+    unsafe fn update(&self, out: &mut [f64], x: usize, left: V, c: V, right: V) {
+        unsafe {
+            let v = load::<V>(self.up, x).add(load(self.down, x));
+            let h = left.add(right);
+            let lap = v.add(h).sub(self.four.mul(c));
+            c.add(self.k.mul(lap)).store_ptr(out.as_mut_ptr().add(x))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every width up to four vectors past the widest path, at every alignment of the row's
+    /// start: the vector row kernel gives the scalar bits on each path this CPU has.
+    #[test]
+    fn diffusion_row_matches_scalar_at_every_width_and_alignment() {
+        // Values of mixed sign and magnitude, so a wrong neighbour shows in the result.
+        let value = |i: usize| ((i * 7919 % 1009) as f64 - 504.0) * 1e-3 + (i % 3) as f64;
+        let k = 0.1;
+        for path in SimdPath::ALL {
+            let Ok(rows) = SimdRows::with_path(path) else {
+                eprintln!(
+                    "SKIPPED simd path {}: not supported by this CPU",
+                    path.name()
+                );
+                continue;
+            };
+            for n in 1..=4 * 8 + 3 {
+                for offset in 0..8 {
+                    let buf: Vec<Vec<f64>> = (0..3)
+                        .map(|r| (0..n + offset).map(|i| value(i + 100 * r)).collect())
+                        .collect();
+                    let [up, mid, down] = [0, 1, 2].map(|r| &buf[r][offset..]);
+                    let (mut want, mut got) = (vec![0.0; n + offset], vec![0.0; n + offset]);
+                    scalar::diffusion_row(up, mid, down, k, &mut want[offset..]);
+                    rows.diffusion_row(k, up, mid, down, &mut got[offset..]);
+                    let differ: Vec<usize> = (offset..n + offset)
+                        .filter(|&i| want[i].to_bits() != got[i].to_bits())
+                        .collect();
+                    assert!(
+                        differ.is_empty(),
+                        "path {}, width {n}, offset {offset}: {} cells differ, first at {}",
+                        path.name(),
+                        differ.len(),
+                        differ[0] - offset
+                    );
+                }
+            }
+        }
     }
 }

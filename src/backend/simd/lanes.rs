@@ -24,7 +24,7 @@ pub(super) unsafe trait Lanes: Copy {
     /// Whether the diffusion row kernel should take a cell's row neighbours from the vectors
     /// beside it ([`Lanes::left_of`], [`Lanes::right_of`]) rather than from unaligned loads.
     /// Measured on Zen 4, 200² x 3276 steps in cache, one core: AVX-512 39 ms with loads
-    /// (each one straddles two cache lines) -> 32 ms with `valignq`; AVX2 37 ms with loads
+    /// (each one straddles two cache lines) -> 30 ms with `valignq`; AVX2 37 ms with loads
     /// (half of them straddle) -> 42 ms with shifts (two shuffles each).
     const SHIFT_NEIGHBOURS: bool;
     type Mask: Copy;
@@ -183,13 +183,13 @@ unsafe impl Lanes for Avx2 {
     }
     #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {
-        // [p2, p3, c0, c1], then lanes 1, 0, 3, 2 taken alternately from it and from `cur`.
+        // straddle = [p2, p3, c0, c1]; `vshufpd` 0b0101 takes [straddle1, cur0, straddle3, cur2].
         let straddle = unsafe { _mm256_permute2f128_pd::<0x21>(prev.0, cur.0) };
         Avx2(unsafe { _mm256_shuffle_pd::<0b0101>(straddle, cur.0) })
     }
     #[inline(always)]
     fn right_of(cur: Self, next: Self) -> Self {
-        // [c2, c3, n0, n1], then lanes 1, 0, 3, 2 taken alternately from `cur` and from it.
+        // straddle = [c2, c3, n0, n1]; `vshufpd` 0b0101 takes [cur1, straddle0, cur3, straddle2].
         let straddle = unsafe { _mm256_permute2f128_pd::<0x21>(cur.0, next.0) };
         Avx2(unsafe { _mm256_shuffle_pd::<0b0101>(cur.0, straddle) })
     }

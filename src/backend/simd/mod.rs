@@ -15,10 +15,11 @@
 //! band at once, so no slot idles while a slow neighbour finishes.
 //!
 //! Diffusion: a whole row, wrapping edges included, is computed `LANES` cells at a time from
-//! aligned loads of its three neighbour rows, the left and right neighbours shifted in from
-//! the vectors beside each one (AVX-512) or loaded unaligned (AVX2, SSE2), with aligned
-//! stores. (`rows::RowKernels` turns rows into steps of a band; the wavefront backend into
-//! several steps per pass over memory.)
+//! loads of its three neighbour rows aligned to `mid` (and so to each other when the grid's
+//! rows are a whole number of vectors long), the left and right neighbours shifted in from
+//! the vectors beside each one (AVX-512) or loaded unaligned (AVX2, SSE2); the stores are
+//! aligned too when `out` shares `mid`'s alignment. (`rows::RowKernels` turns rows into steps
+//! of a band; the wavefront backend into several steps per pass over memory.)
 
 mod lanes;
 
@@ -320,13 +321,13 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
 /// wrapping at the edges (the contract of `RowKernels::diffusion_row`).
 ///
 /// The vectors start at the first cell of `mid` on a vector boundary, so the loads of `up`,
-/// `mid` and `down` and the stores are aligned when the rows are. A cell's left and right
-/// neighbours come either from unaligned loads or, where that is faster
-/// ([`Lanes::SHIFT_NEIGHBOURS`]), shifted in from the vectors before and after it, which are
-/// in registers anyway. The wrapping neighbours of the row's first and last cells are shifted
-/// in from a broadcast, so no cell takes a scalar path. When `mid` does not start on a vector
-/// boundary, one unaligned vector at each end covers the cells before the first boundary and
-/// after the last, writing a few cells twice with the very same values.
+/// `mid` and `down` are aligned when those rows are alike, and the stores when `out` is too.
+/// A cell's left and right neighbours come either from unaligned loads or, where that is
+/// faster ([`Lanes::SHIFT_NEIGHBOURS`]), shifted in from the vectors before and after it,
+/// which are in registers anyway. The wrapping neighbours of the row's first and last cells
+/// are shifted in from a broadcast, so no cell takes a scalar path. When `mid` does not start
+/// on a vector boundary, one unaligned vector at each end covers the cells before the first
+/// boundary and after the last, writing a few cells twice with the very same values.
 #[inline(always)]
 fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64])) {
     let n = out.len();
@@ -341,7 +342,6 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
         up,
         down,
     };
-    let wrap = |x: usize| V::splat(mid[x % n]);
     // SAFETY (every `load` and `update` below): the vector fits in the row, x + LANES <= n,
     // and the loads at x - 1 and x + 1 have 1 <= x and x + 1 + LANES <= n; all rows are n long.
     unsafe {
@@ -349,11 +349,11 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
         let first = (lanes - misalign) % lanes;
         if first != 0 {
             let c = load(mid, 0);
-            rows.update(out, 0, V::left_of(wrap(n - 1), c), c, load(mid, 1));
+            rows.update(out, 0, V::left_of(V::splat(mid[n - 1]), c), c, load(mid, 1));
         }
         // The first whole vector: its left neighbour wraps when it starts the row.
         let mut x = first;
-        let mut prev = wrap(x + n - 1);
+        let mut prev = V::splat(mid[(x + n - 1) % n]);
         let mut cur = load(mid, x);
         if x + 2 * lanes <= n {
             let next = load(mid, x + lanes);
@@ -375,12 +375,13 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
             }
         }
         // The last whole vector: its right neighbour wraps when it ends the row.
-        let next = wrap(x + lanes);
+        let next = V::splat(mid[(x + lanes) % n]);
         rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
         if x + lanes != n {
             let x = n - lanes;
             let c = load(mid, x);
-            rows.update(out, x, load(mid, x - 1), c, V::right_of(c, wrap(0)));
+            let right = V::right_of(c, V::splat(mid[0]));
+            rows.update(out, x, load(mid, x - 1), c, right);
         }
     }
 }
@@ -442,18 +443,21 @@ mod tests {
                         .map(|r| (0..n + offset).map(|i| value(i + 100 * r)).collect())
                         .collect();
                     let [up, mid, down] = [0, 1, 2].map(|r| &buf[r][offset..]);
-                    let (mut want, mut got) = (vec![0.0; n + offset], vec![0.0; n + offset]);
-                    scalar::diffusion_row(up, mid, down, k, &mut want[offset..]);
-                    rows.diffusion_row(k, up, mid, down, &mut got[offset..]);
-                    let differ: Vec<usize> = (offset..n + offset)
+                    // `out` has guard cells on both sides, which must stay 0.0.
+                    let (mut want, mut got) = (vec![0.0; n + 16], vec![0.0; n + 16]);
+                    scalar::diffusion_row(up, mid, down, k, &mut want[offset..offset + n]);
+                    rows.diffusion_row(k, up, mid, down, &mut got[offset..offset + n]);
+                    let differ: Vec<usize> = (0..n + 16)
                         .filter(|&i| want[i].to_bits() != got[i].to_bits())
                         .collect();
                     assert!(
                         differ.is_empty(),
-                        "path {}, width {n}, offset {offset}: {} cells differ, first at {}",
+                        "path {}, width {n}, offset {offset}: {} cells differ, first at {} \
+                         (guard cells outside {offset}..{})",
                         path.name(),
                         differ.len(),
-                        differ[0] - offset
+                        differ[0],
+                        offset + n
                     );
                 }
             }

@@ -41,37 +41,61 @@ fn issue_rates(add_latency: f64) {
         return;
     }
 
-    /// Runs `$body` `LOOPS` times and returns nanoseconds per loop. Registers 0-15 start at
-    /// zero, so no operation ever sees a NaN or a denormal; `vzeroupper` at the end spares
-    /// the code that follows the cost of dirty upper halves.
+    /// Runs `$body` `LOOPS` times after `$zero` (which zeroes every register the loop reads,
+    /// so no operation ever sees a NaN or a denormal) and returns nanoseconds per loop;
+    /// `vzeroupper` at the end spares the code that follows the cost of dirty upper halves.
     macro_rules! time_loop {
-        ($body:literal) => {{
+        ($zero:literal, [$($clobbered:tt),*], $body:literal) => {{
             let start = Instant::now();
-            // SAFETY: the loop only touches the registers it declares as clobbered.
+            // SAFETY: the loop only touches the registers it declares as clobbered, on a CPU
+            // that has the instruction set (checked before each group of loops).
             unsafe {
                 asm!(
-                    "vxorpd xmm0, xmm0, xmm0", "vxorpd xmm1, xmm1, xmm1",
-                    "vxorpd xmm2, xmm2, xmm2", "vxorpd xmm3, xmm3, xmm3",
-                    "vxorpd xmm4, xmm4, xmm4", "vxorpd xmm5, xmm5, xmm5",
-                    "vxorpd xmm6, xmm6, xmm6", "vxorpd xmm7, xmm7, xmm7",
-                    "vxorpd xmm8, xmm8, xmm8", "vxorpd xmm9, xmm9, xmm9",
-                    "vxorpd xmm10, xmm10, xmm10", "vxorpd xmm11, xmm11, xmm11",
-                    "vxorpd xmm12, xmm12, xmm12", "vxorpd xmm13, xmm13, xmm13",
-                    "vxorpd xmm14, xmm14, xmm14", "vxorpd xmm15, xmm15, xmm15",
-                    "2:", $body, "dec {n}", "jnz 2b", "vzeroupper",
+                    $zero, "2:", $body, "dec {n}", "jnz 2b", "vzeroupper",
                     n = inout(reg) LOOPS => _,
-                    out("ymm0") _, out("ymm1") _, out("ymm2") _, out("ymm3") _,
-                    out("ymm4") _, out("ymm5") _, out("ymm6") _, out("ymm7") _,
-                    out("ymm8") _, out("ymm9") _, out("ymm10") _, out("ymm11") _,
-                    out("ymm12") _, out("ymm13") _, out("ymm14") _, out("ymm15") _,
+                    $(out($clobbered) _,)*
                     options(nostack, nomem),
                 );
             }
             start.elapsed().as_secs_f64() * 1e9 / LOOPS as f64
         }};
     }
+    /// A loop on ymm0-15.
+    macro_rules! time_loop_256 {
+        ($body:literal) => {
+            time_loop!(
+                "vxorpd xmm0, xmm0, xmm0\nvxorpd xmm1, xmm1, xmm1\nvxorpd xmm2, xmm2, xmm2
+                vxorpd xmm3, xmm3, xmm3\nvxorpd xmm4, xmm4, xmm4\nvxorpd xmm5, xmm5, xmm5
+                vxorpd xmm6, xmm6, xmm6\nvxorpd xmm7, xmm7, xmm7\nvxorpd xmm8, xmm8, xmm8
+                vxorpd xmm9, xmm9, xmm9\nvxorpd xmm10, xmm10, xmm10\nvxorpd xmm11, xmm11, xmm11
+                vxorpd xmm12, xmm12, xmm12\nvxorpd xmm13, xmm13, xmm13
+                vxorpd xmm14, xmm14, xmm14\nvxorpd xmm15, xmm15, xmm15",
+                [
+                    "ymm0", "ymm1", "ymm2", "ymm3", "ymm4", "ymm5", "ymm6", "ymm7", "ymm8",
+                    "ymm9", "ymm10", "ymm11", "ymm12", "ymm13", "ymm14", "ymm15"
+                ],
+                $body
+            )
+        };
+    }
+    /// A loop on zmm0-9 and zmm15.
+    macro_rules! time_loop_512 {
+        ($body:literal) => {
+            time_loop!(
+                "vpxorq zmm0, zmm0, zmm0\nvpxorq zmm1, zmm1, zmm1\nvpxorq zmm2, zmm2, zmm2
+                vpxorq zmm3, zmm3, zmm3\nvpxorq zmm4, zmm4, zmm4\nvpxorq zmm5, zmm5, zmm5
+                vpxorq zmm6, zmm6, zmm6\nvpxorq zmm7, zmm7, zmm7\nvpxorq zmm8, zmm8, zmm8
+                vpxorq zmm9, zmm9, zmm9\nvpxorq zmm15, zmm15, zmm15",
+                [
+                    "zmm0", "zmm1", "zmm2", "zmm3", "zmm4", "zmm5", "zmm6", "zmm7", "zmm8", "zmm9",
+                    "zmm15"
+                ],
+                $body
+            )
+        };
+    }
 
-    let chain = time_loop!("vaddpd ymm0, ymm0, ymm15\nvaddpd ymm0, ymm0, ymm15");
+    let chain = time_loop_256!("vaddpd ymm0, ymm0, ymm15\nvaddpd ymm0, ymm0, ymm15");
     let ghz = 2.0 * add_latency / chain;
     println!("clock: {ghz:.2} GHz (dependent additions, {add_latency} cycles each)");
     let report = |what: &str, ops: f64, per: &str, ns: f64| {
@@ -83,20 +107,20 @@ fn issue_rates(add_latency: f64) {
     };
 
     println!("AVX2 (4 x f64), one core:");
-    let adds = time_loop!(
+    let adds = time_loop_256!(
         "vaddpd ymm0, ymm0, ymm15\nvaddpd ymm1, ymm1, ymm15\nvaddpd ymm2, ymm2, ymm15
         vaddpd ymm3, ymm3, ymm15\nvaddpd ymm4, ymm4, ymm15\nvaddpd ymm5, ymm5, ymm15
         vaddpd ymm6, ymm6, ymm15\nvaddpd ymm7, ymm7, ymm15"
     );
     report("8 independent additions", 8.0, "loop", adds);
-    let muls = time_loop!(
+    let muls = time_loop_256!(
         "vmulpd ymm0, ymm0, ymm15\nvmulpd ymm1, ymm1, ymm15\nvmulpd ymm2, ymm2, ymm15
         vmulpd ymm3, ymm3, ymm15\nvmulpd ymm4, ymm4, ymm15\nvmulpd ymm5, ymm5, ymm15
         vmulpd ymm6, ymm6, ymm15\nvmulpd ymm7, ymm7, ymm15"
     );
     report("8 independent multiplications", 8.0, "loop", muls);
     // Diffusion, 8 cells: 5 additions and 2 multiplications per 4 cells.
-    let diffusion = time_loop!(
+    let diffusion = time_loop_256!(
         "vaddpd ymm0, ymm0, ymm15\nvaddpd ymm1, ymm1, ymm15\nvaddpd ymm2, ymm2, ymm15
         vaddpd ymm3, ymm3, ymm15\nvaddpd ymm4, ymm4, ymm15\nvaddpd ymm5, ymm5, ymm15
         vaddpd ymm6, ymm6, ymm15\nvaddpd ymm7, ymm7, ymm15\nvaddpd ymm8, ymm8, ymm15
@@ -108,31 +132,6 @@ fn issue_rates(add_latency: f64) {
     if !std::is_x86_feature_detected!("avx512f") {
         println!("AVX-512: SKIPPED, this CPU does not have it");
         return;
-    }
-    /// The same loop on zmm registers: zmm0-9 and zmm15, zeroed first.
-    macro_rules! time_loop_512 {
-        ($body:literal) => {{
-            let start = Instant::now();
-            // SAFETY: the loop only touches the registers it declares as clobbered; the CPU
-            // has AVX-512F (checked above).
-            unsafe {
-                asm!(
-                    "vpxorq zmm0, zmm0, zmm0", "vpxorq zmm1, zmm1, zmm1",
-                    "vpxorq zmm2, zmm2, zmm2", "vpxorq zmm3, zmm3, zmm3",
-                    "vpxorq zmm4, zmm4, zmm4", "vpxorq zmm5, zmm5, zmm5",
-                    "vpxorq zmm6, zmm6, zmm6", "vpxorq zmm7, zmm7, zmm7",
-                    "vpxorq zmm8, zmm8, zmm8", "vpxorq zmm9, zmm9, zmm9",
-                    "vpxorq zmm15, zmm15, zmm15",
-                    "2:", $body, "dec {n}", "jnz 2b", "vzeroupper",
-                    n = inout(reg) LOOPS => _,
-                    out("zmm0") _, out("zmm1") _, out("zmm2") _, out("zmm3") _,
-                    out("zmm4") _, out("zmm5") _, out("zmm6") _, out("zmm7") _,
-                    out("zmm8") _, out("zmm9") _, out("zmm15") _,
-                    options(nostack, nomem),
-                );
-            }
-            start.elapsed().as_secs_f64() * 1e9 / LOOPS as f64
-        }};
     }
     println!("AVX-512 (8 x f64), one core:");
     let adds = time_loop_512!(

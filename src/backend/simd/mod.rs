@@ -336,7 +336,7 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
     if n < 2 * lanes {
         return scalar::diffusion_row(up, mid, down, k, out);
     }
-    let rows = Rows {
+    let step = RowStep {
         k: V::splat(k),
         four: V::splat(4.0),
         up,
@@ -349,7 +349,7 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
         let first = (lanes - misalign) % lanes;
         if first != 0 {
             let c = load(mid, 0);
-            rows.update(out, 0, V::left_of(V::splat(mid[n - 1]), c), c, load(mid, 1));
+            step.update(out, 0, V::left_of(V::splat(mid[n - 1]), c), c, load(mid, 1));
         }
         // The first whole vector: its left neighbour wraps when it starts the row.
         let mut x = first;
@@ -357,18 +357,18 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
         let mut cur = load(mid, x);
         if x + 2 * lanes <= n {
             let next = load(mid, x + lanes);
-            rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+            step.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
             (prev, cur, x) = (cur, next, x + lanes);
             if V::SHIFT_NEIGHBOURS {
                 while x + 2 * lanes <= n {
                     let next = load(mid, x + lanes);
-                    rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+                    step.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
                     (prev, cur, x) = (cur, next, x + lanes);
                 }
             } else {
                 while x + 2 * lanes <= n {
                     let (left, right) = (load(mid, x - 1), load(mid, x + 1));
-                    rows.update(out, x, left, load(mid, x), right);
+                    step.update(out, x, left, load(mid, x), right);
                     x += lanes;
                 }
                 (prev, cur) = (load(mid, x - lanes), load(mid, x));
@@ -376,12 +376,12 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
         }
         // The last whole vector: its right neighbour wraps when it ends the row.
         let next = V::splat(mid[(x + lanes) % n]);
-        rows.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
+        step.update(out, x, V::left_of(prev, cur), cur, V::right_of(cur, next));
         if x + lanes != n {
             let x = n - lanes;
             let c = load(mid, x);
             let right = V::right_of(c, V::splat(mid[0]));
-            rows.update(out, x, load(mid, x - 1), c, right);
+            step.update(out, x, load(mid, x - 1), c, right);
         }
     }
 }
@@ -394,14 +394,14 @@ unsafe fn load<V: Lanes>(row: &[f64], x: usize) -> V {
 }
 
 /// The operands of one row's step that do not change along the row.
-struct Rows<'a, V> {
+struct RowStep<'a, V> {
     k: V,
     four: V,
     up: &'a [f64],
     down: &'a [f64],
 }
 
-impl<V: Lanes> Rows<'_, V> {
+impl<V: Lanes> RowStep<'_, V> {
     /// Writes the new values of cells `x .. x + LANES`, whose centres are `c` and neighbours
     /// in the row `left` and `right`.
     ///

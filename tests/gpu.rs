@@ -85,7 +85,7 @@ fn calls_report_upload_compute_and_read_back_times() {
 fn ping_pong_across_submissions_and_calls() {
     for name in ["gpu", "gpu-f32"] {
         let Some(backend) = gpu(name) else { return };
-        let class = registry::info(name).unwrap().diffusion;
+        let class = backend.agreement(lancehead::problem::Kernel::Diffusion);
         for (rows, cols, steps) in [(33, 70, 129), (70, 33, 128), (16, 16, 65), (5, 200, 1)] {
             let params = DiffusionParams::new(rows, cols, 0.2, 1.1).unwrap();
             let init = Rng::new(rows as u64).grid(rows, cols);

@@ -17,7 +17,8 @@ pub mod whole_array;
 use ndarray::ArrayViewMut2;
 
 use crate::error::{Error, Result};
-use crate::problem::{DiffusionParams, JuliaParams};
+use crate::problem::{DiffusionParams, JuliaParams, Kernel};
+use registry::Agreement;
 
 /// Computes the Julia set of SPEC §1.
 pub trait JuliaKernel {
@@ -57,11 +58,21 @@ pub trait DiffusionKernel {
 /// - **Caller-owned, preallocated buffers** (ndarray views, so they may be borrowed from any
 ///   memory the caller owns): a timed call allocates nothing unless allocation is the point
 ///   of the strategy (`ndarray-alloc`).
-/// - **Exactness is part of the contract**: see [`Agreement`](registry::Agreement). Exact
-///   backends follow SPEC's canonical operation order and never fuse multiply-adds.
+/// - **Exactness is part of the contract**: see [`Agreement`]. An exact backend gives the
+///   canonical result of SPEC §1 bit for bit for every finite input; a tolerance backend says
+///   so. The class belongs to the instance, because for some strategies it depends on how the
+///   instance runs (the GPU backend is exact only on a driver path that forbids reassociation).
 pub trait Backend: JuliaKernel + DiffusionKernel + Send + Sync {
     /// The stable name of SPEC §2 (`scalar`, `simd`, ...).
     fn name(&self) -> &'static str;
+
+    /// How this instance's results for `kernel` must agree with `scalar` (SPEC §2). Most
+    /// backends' class follows from what they are, the registry's table; one whose class
+    /// depends on how this instance runs overrides this and says why in [`details`](Self::details).
+    fn agreement(&self, kernel: Kernel) -> Agreement {
+        // An unknown name is held to the strictest class.
+        registry::info(self.name()).map_or(Agreement::Exact, |info| info.agreement(kernel))
+    }
 
     /// Facts about how this instance runs (SIMD path, thread count, GPU adapter, ...), as
     /// `(key, value)` pairs for `lancehead backends`.

@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::ffi::c;
 #[cfg(feature = "fortran-ref")]
 use crate::ffi::fortran;
+use crate::problem::Kernel;
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -48,6 +49,16 @@ pub struct BackendInfo {
     pub julia: Agreement,
     /// Agreement class of its diffusion grids.
     pub diffusion: Agreement,
+}
+
+impl BackendInfo {
+    /// The class of `kernel`'s results (an instance may refine it: [`Backend::agreement`]).
+    pub fn agreement(&self, kernel: Kernel) -> Agreement {
+        match kernel {
+            Kernel::Julia => self.julia,
+            Kernel::Diffusion => self.diffusion,
+        }
+    }
 }
 
 /// Every backend Lancehead implements, in the order reports list them.

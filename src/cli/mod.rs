@@ -244,7 +244,10 @@ fn backends(json: bool) {
                     "feature": p.info.feature,
                     "strategy": p.info.strategy,
                     "book_analogue": p.info.book_analogue,
-                    "agreement": { "julia": p.info.julia, "diffusion": p.info.diffusion },
+                    "agreement": {
+                        "julia": agreement(p, Kernel::Julia),
+                        "diffusion": agreement(p, Kernel::Diffusion),
+                    },
                     "details": details,
                 })
             })
@@ -279,6 +282,14 @@ fn backends(json: bool) {
                 info.name, "not built"
             );
         }
+    }
+}
+
+/// The class of a probed backend: its instance's when it runs here, else the registry's.
+fn agreement(probe: &registry::Probe, kernel: Kernel) -> registry::Agreement {
+    match &probe.backend {
+        Ok(backend) => backend.agreement(kernel),
+        Err(_) => probe.info.agreement(kernel),
     }
 }
 

@@ -9,7 +9,7 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use crate::agreement::{GridDiff, JuliaDiff};
-use crate::backend::registry::{self, Agreement};
+use crate::backend::registry::Agreement;
 use crate::backend::{Backend, TransferTimes};
 use crate::error::Result;
 use crate::harness::Kernel;
@@ -219,14 +219,13 @@ fn one(
     };
     let peak_rss_bytes = machine::peak_rss();
 
-    let info = registry::info(backend.name());
     let agreement = match reference.as_ref() {
         None => AgreementResult {
             class: Agreement::Exact,
             pass: true,
             detail: "the reference".to_string(),
         },
-        Some((reference, _)) => judge(reference, &output, info),
+        Some((reference, _)) => judge(reference, &output, backend.agreement(kernel)),
     };
     let median = median(&seconds);
     let speedup = match reference.as_ref() {
@@ -262,14 +261,9 @@ fn one(
 }
 
 /// Compares `candidate` with the `reference` output under the backend's agreement class.
-fn judge(
-    reference: &Output,
-    candidate: &Output,
-    info: Option<&registry::BackendInfo>,
-) -> AgreementResult {
+fn judge(reference: &Output, candidate: &Output, class: Agreement) -> AgreementResult {
     match (reference, candidate) {
         (Output::Counts(r), Output::Counts(c)) => {
-            let class = info.map_or(Agreement::Exact, |i| i.julia);
             let diff = JuliaDiff::new(r.view(), c.view());
             AgreementResult {
                 class,
@@ -278,7 +272,6 @@ fn judge(
             }
         }
         (Output::Grid(r), Output::Grid(c)) => {
-            let class = info.map_or(Agreement::Exact, |i| i.diffusion);
             let diff = GridDiff::new(r.view(), c.view());
             AgreementResult {
                 class,
@@ -332,11 +325,7 @@ mod tests {
         let reference = Output::Counts(Array2::from_elem((3, 4), 7));
         let mut changed = Array2::from_elem((3, 4), 7);
         changed[(2, 1)] = 9;
-        let result = judge(
-            &reference,
-            &Output::Counts(changed),
-            registry::info("scalar"),
-        );
+        let result = judge(&reference, &Output::Counts(changed), Agreement::Exact);
         assert!(!result.pass);
         assert_eq!(result.class, Agreement::Exact);
         assert!(
@@ -350,11 +339,7 @@ mod tests {
         let grid = Array2::from_elem((2, 2), 0.25);
         let mut nudged = grid.clone();
         nudged[(0, 1)] = f64::from_bits(0.25f64.to_bits() + 1);
-        let result = judge(
-            &Output::Grid(grid),
-            &Output::Grid(nudged),
-            registry::info("rayon"),
-        );
+        let result = judge(&Output::Grid(grid), &Output::Grid(nudged), Agreement::Exact);
         assert!(!result.pass, "one ULP is a failure for an exact backend");
         assert!(
             result.detail.contains("first at (0, 1)"),
@@ -365,8 +350,8 @@ mod tests {
 
     #[test]
     fn a_backend_is_judged_against_the_first_one_measured() {
-        let scalar = registry::create("scalar").unwrap();
-        let backends = vec![scalar, registry::create("scalar").unwrap()];
+        let scalar = crate::registry::create("scalar").unwrap();
+        let backends = vec![scalar, crate::registry::create("scalar").unwrap()];
         let problem = Problem::Diffusion {
             rows: 16,
             cols: 24,

@@ -27,22 +27,7 @@ use counters::{CounterMode, CounterRecord, Job, Plan};
 use machine::Machine;
 use measure::Measurement;
 
-/// The two kernels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Kernel {
-    Julia,
-    Diffusion,
-}
-
-impl Kernel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kernel::Julia => "julia",
-            Kernel::Diffusion => "diffusion",
-        }
-    }
-}
+pub use crate::problem::Kernel;
 
 /// `--kernel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -11,6 +11,25 @@ use crate::error::{Error, Result};
 pub use diffusion::DiffusionParams;
 pub use julia::{JuliaParams, Region};
 
+/// The two kernels.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Kernel {
+    Julia,
+    Diffusion,
+}
+
+impl Kernel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kernel::Julia => "julia",
+            Kernel::Diffusion => "diffusion",
+        }
+    }
+}
+
 /// Refuses NaN and infinities for parameter `name` (`text` is the value as the user gave it).
 fn check_finite(name: &'static str, v: f64, text: impl ToString, accepted: &str) -> Result<()> {
     if v.is_finite() {

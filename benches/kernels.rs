@@ -7,12 +7,11 @@
 //! Sizes: 256, 512 and 1024 by default, so that `cargo bench` stays within about ten
 //! minutes on two cores; `LANCEHEAD_BENCH_SIZES=256,512,1024,2048,4096` for the book's set.
 
-use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use lancehead::problem::julia::checksum;
-use lancehead::{DiffusionParams, JuliaParams, registry};
+use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use lancehead::workload::{Prepared, Workload};
+use lancehead::{Backend, registry};
 
 const DEFAULT_SIZES: [usize; 3] = [256, 512, 1024];
 const STEPS: u32 = 50;
@@ -51,24 +50,30 @@ fn backends() -> Vec<Box<dyn lancehead::Backend>> {
         .collect()
 }
 
+/// Times `iters` calls of `run` on `backend`, the input put back (untimed) before each.
+fn timed(run: &mut Prepared, backend: &dyn Backend, iters: u64) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iters {
+        run.reset();
+        let start = Instant::now();
+        run.call(backend).expect("the kernel runs");
+        total += start.elapsed();
+    }
+    total
+}
+
 fn julia(c: &mut Criterion) {
-    let params = JuliaParams::book();
     let mut group = c.benchmark_group("julia");
     // One iteration is a whole image (up to seconds for ndarray-alloc): flat sampling keeps
     // the sample count at the minimum without criterion stretching the run.
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let workload = Workload::julia_book();
     for backend in backends() {
-        let mut counts = params.new_counts().expect("the book's image fits");
-        backend
-            .julia(&params, counts.view_mut())
-            .expect("julia runs");
-        group.throughput(Throughput::Elements(checksum(counts.view())));
+        let mut run = workload.prepare().expect("the book's image fits");
+        run.call(&*backend).expect("julia runs");
+        group.throughput(Throughput::Elements(run.updates()));
         group.bench_function(backend.name(), |b| {
-            b.iter(|| {
-                backend
-                    .julia(black_box(&params), counts.view_mut())
-                    .expect("julia runs")
-            })
+            b.iter_custom(|iters| timed(&mut run, &*backend, iters))
         });
     }
     group.finish();
@@ -79,23 +84,14 @@ fn diffusion(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat).sample_size(10);
     let backends = backends();
     for n in sizes() {
-        let params = DiffusionParams::book(n, n).expect("a valid grid size");
-        let init = params.book_initial().expect("the grid fits in memory");
-        let mut scratch = params.new_grid().expect("the grid fits in memory");
-        group.throughput(Throughput::Elements((n * n) as u64 * u64::from(STEPS)));
+        // Every call starts from the book's initial grid, so all backends do the same work
+        // on the same values.
+        let workload = Workload::diffusion_book(n, n, STEPS);
+        let mut run = workload.prepare().expect("the grid fits in memory");
+        group.throughput(Throughput::Elements(run.updates()));
         for backend in &backends {
             group.bench_function(format!("{}/{n}", backend.name()), |b| {
-                // Every iteration starts from the book's initial grid (copied untimed), so
-                // all backends do the same work on the same values.
-                b.iter_batched_ref(
-                    || init.clone(),
-                    |grid| {
-                        backend
-                            .evolve(&params, grid.view_mut(), scratch.view_mut(), STEPS)
-                            .expect("diffusion runs")
-                    },
-                    BatchSize::LargeInput,
-                )
+                b.iter_custom(|iters| timed(&mut run, &**backend, iters))
             });
         }
     }

@@ -1,5 +1,5 @@
-//! Times one backend on one problem: the loop behind the figures of docs/performance.md, for
-//! quick experiments (`lancehead compare` is the full harness).
+//! Times one backend on one workload: the loop behind the figures of docs/performance.md,
+//! for quick experiments (`lancehead compare` is the full harness, with the same workloads).
 //!
 //! ```text
 //! cargo run --release --example time_backend -- julia simd [REPEAT]
@@ -9,7 +9,8 @@
 
 use std::time::Instant;
 
-use lancehead::{DiffusionParams, JuliaParams, registry};
+use lancehead::harness::measure::median;
+use lancehead::{Workload, registry};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -17,44 +18,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "usage: time_backend julia BACKEND [REPEAT] | diffusion BACKEND SIZE STEPS [REPEAT]";
     let arg = |i: usize| args.get(i).ok_or(usage);
     let backend = registry::create(arg(1)?)?;
-    let mut seconds = Vec::new();
-    let mut time = |f: &mut dyn FnMut() -> lancehead::Result<()>| -> lancehead::Result<()> {
-        let start = Instant::now();
-        f()?;
-        seconds.push(start.elapsed().as_secs_f64());
-        Ok(())
-    };
-    let label = match arg(0)?.as_str() {
-        "julia" => {
-            let repeat: usize = args.get(2).map_or(Ok(9), |r| r.parse())?;
-            let params = JuliaParams::book();
-            let mut counts = params.new_counts()?;
-            for _ in 0..repeat {
-                time(&mut || backend.julia(&params, counts.view_mut()))?;
-            }
-            "julia book default".to_string()
-        }
+    let (workload, repeat) = match arg(0)?.as_str() {
+        "julia" => (
+            Workload::julia_book(),
+            args.get(2).map_or(Ok(9), |r| r.parse())?,
+        ),
         "diffusion" => {
             let (size, steps): (usize, u32) = (arg(2)?.parse()?, arg(3)?.parse()?);
-            let repeat: usize = args.get(4).map_or(Ok(5), |r| r.parse())?;
-            let params = DiffusionParams::book(size, size)?;
-            let init = params.book_initial()?;
-            let (mut grid, mut scratch) = (init.clone(), params.new_grid()?);
-            for _ in 0..repeat {
-                grid.assign(&init);
-                time(&mut || backend.evolve(&params, grid.view_mut(), scratch.view_mut(), steps))?;
-            }
-            format!("diffusion {size}x{size} x {steps}")
+            (
+                Workload::diffusion_book(size, size, steps),
+                args.get(4).map_or(Ok(5), |r| r.parse())?,
+            )
         }
         _ => return Err(usage.into()),
     };
-    seconds.sort_by(f64::total_cmp);
+    let mut run = workload.prepare()?;
+    let mut seconds = Vec::new();
+    for _ in 0..repeat {
+        run.reset();
+        let start = Instant::now();
+        run.call(&*backend)?;
+        seconds.push(start.elapsed().as_secs_f64());
+    }
     println!(
-        "{label} on {} ({:?}): min {:.4} s, median {:.4} s over {} runs",
+        "{} {workload} on {} ({:?}): min {:.4} s, median {:.4} s over {} runs",
+        workload.kernel().as_str(),
         backend.name(),
         backend.details(),
-        seconds[0],
-        seconds[seconds.len() / 2],
+        seconds.iter().copied().fold(f64::INFINITY, f64::min),
+        median(&seconds),
         seconds.len()
     );
     Ok(())

@@ -23,14 +23,19 @@ pub mod error;
 pub mod ffi;
 #[cfg(feature = "gpu")]
 pub mod gpu;
+#[cfg(feature = "harness")]
 pub mod harness;
 pub mod io;
 pub mod problem;
+#[cfg(feature = "harness")]
+pub mod report;
+pub mod workload;
 
 pub use backend::registry;
 pub use backend::{Backend, DiffusionKernel, JuliaKernel, TransferTimes};
 pub use error::{Error, Result};
-pub use problem::{DiffusionParams, JuliaParams, Region};
+pub use problem::{DiffusionParams, JuliaParams, Kernel, Region};
+pub use workload::Workload;
 
 use ndarray::{Array2, ArrayViewMut2};
 

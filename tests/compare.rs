@@ -176,6 +176,8 @@ fn a_small_compare_writes_every_report() {
             "compare.json",
             "compare.md",
             "counters.csv",
+            "roofline.png",
+            "roofline.svg",
             "speedup.png",
             "speedup.svg"
         ]
@@ -258,5 +260,74 @@ fn a_small_compare_writes_every_report() {
     ));
     let reader = decoder.read_info().expect("a PNG");
     let info = reader.info();
-    assert_eq!((info.width, info.height), (960, 600));
+    assert_eq!((info.width, info.height), (1100, 640));
+}
+
+/// The time budget: a cell predicted to overrun it is skipped, and every report says so
+/// with the prediction; the calibration travels with the results, every figure positive.
+#[test]
+fn the_budget_skips_a_cell_and_says_why_and_the_calibration_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("out");
+    // scalar on 32² x 200 steps takes about a millisecond here; 1024² is 1024 times the work,
+    // predicted well past a 0.05 s budget.
+    let out = lancehead(&[
+        "compare",
+        "--kernel",
+        "diffusion",
+        "--backends",
+        "scalar",
+        "--sizes",
+        "32,1024",
+        "--steps",
+        "200",
+        "--budget",
+        "0.05",
+        "--counters",
+        "off",
+        "--out",
+        o.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("scalar diffusion 1024x1024 x200 steps: skipped (predicted")
+            && stdout.contains("> budget 0.050 s; --budget "),
+        "{stdout}"
+    );
+    let saved: Value =
+        serde_json::from_str(&std::fs::read_to_string(o.join("compare.json")).unwrap()).unwrap();
+    let m = saved["measurements"].as_array().unwrap();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0]["status"], "measured");
+    assert_eq!(m[1]["status"], "skipped");
+    assert!(m[1]["predicted_seconds"].as_f64().unwrap() > 0.05);
+    assert_eq!(m[1]["budget_seconds"], 0.05);
+    let md = std::fs::read_to_string(o.join("compare.md")).unwrap();
+    assert!(md.contains("skipped (predicted "), "{md}");
+
+    // The calibration: effective cores, compute and bandwidth ceilings, all positive, and
+    // each measurement's fraction of its floor.
+    let c = &saved["calibration"];
+    let positive = |v: &Value| v.as_f64().is_some_and(|x| x > 0.0);
+    assert!(positive(&c["effective_cores"]), "{c}");
+    for key in [
+        "read_one_thread",
+        "read_all_threads",
+        "copy_one_thread",
+        "copy_all_threads",
+    ] {
+        assert!(positive(&c["memory"][key]), "{key}: {c}");
+    }
+    for mix in c["mixes"].as_array().unwrap() {
+        assert!(positive(&mix["one_core_per_s"]) && positive(&mix["all_cores_per_s"]));
+    }
+    let roofline = &m[0]["roofline"];
+    assert!(positive(&roofline["fraction"]), "{roofline}");
+    assert!(positive(&roofline["floor_seconds"]), "{roofline}");
+    assert_eq!(roofline["bound"], "compute", "a 32² grid is in cache");
 }

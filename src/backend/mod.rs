@@ -86,10 +86,24 @@ pub trait Backend: JuliaKernel + DiffusionKernel + Send + Sync {
     fn last_transfer_times(&self) -> Option<TransferTimes> {
         None
     }
+
+    /// The CPU threads this instance computes with (`None`: it computes on a device). The
+    /// harness sets each figure against the ceiling of that many cores.
+    fn cpu_threads(&self) -> Option<usize> {
+        Some(1)
+    }
+
+    /// How many diffusion steps of `params` one pass over the grid in memory advances: 1 for
+    /// a sweep per step, more for temporally blocked strategies. The harness divides the
+    /// memory traffic of a step by it.
+    fn steps_per_pass(&self, params: &DiffusionParams) -> u32 {
+        let _ = params;
+        1
+    }
 }
 
 /// Where a device backend's kernel call spent its time, measured on the host.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct TransferTimes {
     /// Copying inputs to the device (seconds).
     pub upload: f64,

@@ -52,6 +52,9 @@ impl<K: RowKernels> Backend for Parallel<K> {
         details.push(("threads", rayon::current_num_threads().to_string()));
         details
     }
+    fn cpu_threads(&self) -> Option<usize> {
+        Some(rayon::current_num_threads())
+    }
 }
 
 impl<K: RowKernels> JuliaKernel for Parallel<K> {

@@ -1,9 +1,11 @@
 //! Which backends exist, which this build contains, and which can run here.
 //!
-//! [`KNOWN`] describes every backend Lancehead implements (SPEC §2), compiled in or not, so a
-//! request for one that this build left out can name the Cargo feature that brings it.
-//! [`create`] builds an instance; building one is also its run-time availability check (a GPU
-//! backend that finds no adapter answers [`Error::Unavailable`] with the reason).
+//! [`KNOWN`] is the one table of backends (SPEC §2): each entry's name, the Cargo feature that
+//! brings it, its strategy, its agreement classes and its constructor, written once. An entry
+//! whose feature this build leaves out keeps everything but the constructor, so a request for
+//! it can name the feature. [`create`] builds an instance; building one is also its run-time
+//! availability check (a GPU backend that finds no adapter answers [`Error::Unavailable`]
+//! with the reason).
 
 #[cfg(feature = "rayon")]
 use crate::backend::parallel::Parallel;
@@ -22,7 +24,7 @@ use crate::ffi::fortran;
 use crate::problem::Kernel;
 
 /// How a backend's results must agree with `scalar` on the same input (SPEC §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Agreement {
     /// Julia counts identical; diffusion grids bitwise identical.
@@ -33,6 +35,9 @@ pub enum Agreement {
     /// f32 arithmetic: Julia within 0.5 % differing pixels; diffusion within `1e-5`.
     ToleranceF32,
 }
+
+/// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
+pub type Constructor = fn() -> Result<Box<dyn Backend>>;
 
 /// What Lancehead knows about a backend, whether or not this build contains it.
 #[derive(Debug, Clone, Copy, serde::Serialize)]
@@ -49,6 +54,9 @@ pub struct BackendInfo {
     pub julia: Agreement,
     /// Agreement class of its diffusion grids.
     pub diffusion: Agreement,
+    /// Builds an instance; `None` when this build leaves the backend out.
+    #[serde(skip)]
+    pub constructor: Option<Constructor>,
 }
 
 impl BackendInfo {
@@ -61,6 +69,18 @@ impl BackendInfo {
     }
 }
 
+/// `Some(constructor)` when this build has `cfg`, else `None`: the constructor's code only
+/// exists in builds that have its feature.
+macro_rules! built_with {
+    ($cfg:meta, $constructor:expr) => {{
+        #[cfg($cfg)]
+        const CONSTRUCTOR: Option<Constructor> = Some($constructor);
+        #[cfg(not($cfg))]
+        const CONSTRUCTOR: Option<Constructor> = None;
+        CONSTRUCTOR
+    }};
+}
+
 /// Every backend Lancehead implements, in the order reports list them.
 pub const KNOWN: &[BackendInfo] = &[
     BackendInfo {
@@ -70,6 +90,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "compiled pure Python (Cython, typed)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: Some(|| Ok(Box::new(scalar::backend()))),
     },
     BackendInfo {
         name: "ndarray-alloc",
@@ -78,6 +99,9 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "numpy with np.roll (Example 6-9)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "ndarray", || Ok(Box::new(
+            whole_array::NdarrayAlloc
+        ))),
     },
     BackendInfo {
         name: "ndarray",
@@ -86,6 +110,9 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "numpy in place with roll_add (Example 6-17)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "ndarray", || Ok(Box::new(
+            whole_array::NdarrayInPlace
+        ))),
     },
     BackendInfo {
         name: "simd",
@@ -94,6 +121,10 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "numpy vectorization",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "simd", || Ok(Box::new(Serial::new(
+            "simd",
+            simd::SimdRows::new()?
+        )))),
     },
     BackendInfo {
         name: "rayon",
@@ -102,6 +133,10 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "OpenMP prange (Example 7-12)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "rayon", || Ok(Box::new(Parallel::new(
+            "rayon",
+            scalar::ScalarRows
+        )))),
     },
     BackendInfo {
         name: "simd-rayon",
@@ -110,6 +145,9 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "vectorized OpenMP",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(all(feature = "simd", feature = "rayon"), || Ok(Box::new(
+            Parallel::new("simd-rayon", simd::SimdRows::new()?)
+        ))),
     },
     BackendInfo {
         name: "simd-wavefront",
@@ -118,6 +156,9 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "beyond the book: cache blocking in time (chapter 6's memory lesson)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(all(feature = "simd", feature = "rayon"), || Ok(Box::new(
+            Wavefront::new("simd-wavefront", simd::SimdRows::new()?)
+        ))),
     },
     BackendInfo {
         name: "c",
@@ -126,6 +167,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "ctypes/cffi C library (Example 7-20)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "c-ref", || Ok(Box::new(c::c()))),
     },
     BackendInfo {
         name: "c-native",
@@ -134,6 +176,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "the book's tuned C",
         julia: Agreement::ToleranceF64,
         diffusion: Agreement::ToleranceF64,
+        constructor: built_with!(feature = "c-ref", || Ok(Box::new(c::native()))),
     },
     BackendInfo {
         name: "c-openmp",
@@ -142,6 +185,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "Cython + OpenMP (Example 7-12)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "c-ref", || Ok(Box::new(c::openmp()))),
     },
     BackendInfo {
         name: "fortran",
@@ -150,6 +194,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "f2py (Example 7-24)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "fortran-ref", || Ok(Box::new(fortran::backend()))),
     },
     BackendInfo {
         name: "gpu",
@@ -158,6 +203,9 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "A Note on GPUs",
         julia: Agreement::Exact,
         diffusion: Agreement::ToleranceF64,
+        constructor: built_with!(feature = "gpu", || Ok(Box::new(
+            crate::gpu::Gpu::<f64>::new()?
+        ))),
     },
     BackendInfo {
         name: "gpu-f32",
@@ -166,54 +214,11 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "the f32 anecdote (p. 164)",
         julia: Agreement::ToleranceF32,
         diffusion: Agreement::ToleranceF32,
+        constructor: built_with!(feature = "gpu", || Ok(Box::new(
+            crate::gpu::Gpu::<f32>::new()?
+        ))),
     },
 ];
-
-/// Builds an instance; fails with [`Error::Unavailable`] when it cannot run here.
-type Constructor = fn() -> Result<Box<dyn Backend>>;
-
-/// The constructor of backend `name` if this build contains it. Feature-gated arms vanish
-/// from builds without their feature, so this match is the one record of what is compiled.
-fn constructor(name: &str) -> Option<Constructor> {
-    Some(match name {
-        "scalar" => || Ok(Box::new(scalar::backend())),
-        #[cfg(feature = "ndarray")]
-        "ndarray-alloc" => || Ok(Box::new(whole_array::NdarrayAlloc)),
-        #[cfg(feature = "ndarray")]
-        "ndarray" => || Ok(Box::new(whole_array::NdarrayInPlace)),
-        #[cfg(feature = "simd")]
-        "simd" => || Ok(Box::new(Serial::new("simd", simd::SimdRows::new()?))),
-        #[cfg(feature = "rayon")]
-        "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows))),
-        #[cfg(all(feature = "simd", feature = "rayon"))]
-        "simd-rayon" => || {
-            Ok(Box::new(Parallel::new(
-                "simd-rayon",
-                simd::SimdRows::new()?,
-            )))
-        },
-        #[cfg(all(feature = "simd", feature = "rayon"))]
-        "simd-wavefront" => || {
-            Ok(Box::new(Wavefront::new(
-                "simd-wavefront",
-                simd::SimdRows::new()?,
-            )))
-        },
-        #[cfg(feature = "c-ref")]
-        "c" => || Ok(Box::new(c::c())),
-        #[cfg(feature = "c-ref")]
-        "c-native" => || Ok(Box::new(c::native())),
-        #[cfg(feature = "c-ref")]
-        "c-openmp" => || Ok(Box::new(c::openmp())),
-        #[cfg(feature = "fortran-ref")]
-        "fortran" => || Ok(Box::new(fortran::backend())),
-        #[cfg(feature = "gpu")]
-        "gpu" => || Ok(Box::new(crate::gpu::Gpu::<f64>::new()?)),
-        #[cfg(feature = "gpu")]
-        "gpu-f32" => || Ok(Box::new(crate::gpu::Gpu::<f32>::new()?)),
-        _ => return None,
-    })
-}
 
 /// The description of backend `name`, if Lancehead knows it.
 pub fn info(name: &str) -> Option<&'static BackendInfo> {
@@ -222,7 +227,7 @@ pub fn info(name: &str) -> Option<&'static BackendInfo> {
 
 /// The backends this build contains, available here or not.
 pub fn compiled() -> impl Iterator<Item = &'static BackendInfo> {
-    KNOWN.iter().filter(|b| constructor(b.name).is_some())
+    KNOWN.iter().filter(|b| b.constructor.is_some())
 }
 
 /// Builds backend `name`, or says why it cannot: unknown (listing the known names), not
@@ -234,7 +239,7 @@ pub fn create(name: &str) -> Result<Box<dyn Backend>> {
             known: names(KNOWN.iter()),
         });
     };
-    match constructor(name) {
+    match info.constructor {
         // Composite backends are built from parts (`simd-rayon` from the `simd` row kernels), and
         // a part that cannot run here names itself: say which backend was asked for.
         Some(construct) => construct().map_err(|e| match e {

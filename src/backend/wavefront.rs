@@ -65,6 +65,12 @@ impl<K: RowKernels> Backend for Wavefront<K> {
         details.push(("max depth", MAX_DEPTH.to_string()));
         details
     }
+    fn cpu_threads(&self) -> Option<usize> {
+        self.inner.cpu_threads()
+    }
+    fn steps_per_pass(&self, params: &DiffusionParams) -> u32 {
+        depth_for(band_rows(params), params.cols()) as u32
+    }
 }
 
 impl<K: RowKernels> JuliaKernel for Wavefront<K> {
@@ -82,9 +88,8 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
         steps: u32,
     ) -> Result<()> {
         let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
-        let (rows, cols) = params.shape();
-        let bands = rayon::current_num_threads().clamp(1, rows);
-        let band_rows = rows.div_ceil(bands);
+        let cols = params.cols();
+        let band_rows = band_rows(params);
         let depth = depth_for(band_rows, cols);
         let steps = steps as usize;
         let mut done = 0;
@@ -107,6 +112,12 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
         });
         Ok(())
     }
+}
+
+/// Rows of each thread's band: one band per thread.
+fn band_rows(params: &DiffusionParams) -> usize {
+    let rows = params.rows();
+    rows.div_ceil(rayon::current_num_threads().clamp(1, rows))
 }
 
 /// Steps per pass for bands of `band_rows` rows of `cols` cells: as deep as the ring budget

@@ -1,5 +1,6 @@
 //! The `lancehead` command line (SPEC §4).
 
+mod compare;
 mod parse;
 
 use std::path::PathBuf;
@@ -8,12 +9,11 @@ use std::time::Instant;
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use lancehead::harness::counters::{self, CounterMode, Job, Source};
-use lancehead::harness::{self, Kernel, KernelChoice, report};
+use lancehead::harness::counters;
 use lancehead::io::picture::{self, JuliaPalette};
 use lancehead::io::{atomic, npy};
 use lancehead::problem::{diffusion, julia};
-use lancehead::{DiffusionParams, Error, JuliaParams, Region, registry};
+use lancehead::{DiffusionParams, Error, JuliaParams, Kernel, Region, registry};
 
 #[derive(Parser)]
 #[command(
@@ -38,66 +38,12 @@ enum Command {
     Julia(JuliaArgs),
     /// Run 2D diffusion (book defaults: 1024x1024, 500 steps, dt = 0.1, d = 1).
     Diffusion(DiffusionArgs),
-    /// Measure every backend side by side: agreement with scalar, speed, instruction
-    /// counts, allocations; writes Markdown, CSV, JSON and a speed-up plot.
-    Compare(CompareArgs),
+    /// Measure every backend side by side against this machine's limits: agreement with
+    /// scalar, speed, instruction counts, allocations; writes Markdown, CSV, JSON and plots.
+    Compare(compare::CompareArgs),
     /// One counted kernel call: the child process of `compare`'s instruction counts.
-    #[command(name = "__kernel", hide = true)]
-    CountedKernel(KernelArgs),
-}
-
-#[derive(Args)]
-struct CompareArgs {
-    /// Which kernels to measure.
-    #[arg(long, value_enum, default_value = "all")]
-    kernel: KernelChoice,
-    /// Backends to measure, comma-separated (default: every one available; scalar, the
-    /// reference, is always included).
-    #[arg(long, value_name = "a,b,..", value_delimiter = ',')]
-    backends: Option<Vec<String>>,
-    /// Diffusion grid sizes N (N x N), comma-separated [default: 256,512,1024,2048;
-    /// --quick: 256,512].
-    #[arg(long, value_name = "N,..", value_delimiter = ',', value_parser = parse::positive)]
-    sizes: Option<Vec<usize>>,
-    /// Diffusion steps per run [default: 500; --quick: 100].
-    #[arg(long, value_parser = parse::positive_count)]
-    steps: Option<u32>,
-    /// Timed runs per backend and problem, after one warm-up run [default: 3; --quick: 2].
-    #[arg(long, value_parser = parse::positive_count)]
-    repeat: Option<u32>,
-    /// Instruction counts: hardware counters (perf), callgrind, whichever works (auto), or
-    /// none.
-    #[arg(long, value_enum, default_value = "auto")]
-    counters: CounterMode,
-    /// With callgrind: simulate the caches too and report their misses.
-    #[arg(long)]
-    cache_sim: bool,
-    /// Folder for the reports (created when missing).
-    #[arg(long, value_name = "DIR", default_value = "results")]
-    out: PathBuf,
-    /// A run of about a minute: diffusion 256 and 512, 100 steps, 2 timed runs, small
-    /// callgrind problems.
-    #[arg(long)]
-    quick: bool,
-    /// Print the results as one JSON object instead of the tables.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Args)]
-struct KernelArgs {
-    #[arg(long, value_enum)]
-    kernel: Kernel,
-    #[arg(long)]
-    backend: String,
-    /// ROWSxCOLS (Julia: HEIGHTxWIDTH).
-    #[arg(long, value_parser = parse::shape)]
-    shape: (usize, usize),
-    /// Julia: max_iter; diffusion: steps.
-    #[arg(long, value_parser = parse::count)]
-    iterations: u32,
-    #[arg(long, value_enum)]
-    source: Source,
+    #[command(name = counters::CHILD_COMMAND, hide = true)]
+    CountedKernel(compare::ChildArgs),
 }
 
 #[derive(Args)]
@@ -217,8 +163,8 @@ pub fn run() -> Result<(), Failure> {
         Command::Backends { json } => backends(json),
         Command::Julia(args) => run_julia(args)?,
         Command::Diffusion(args) => run_diffusion(args)?,
-        Command::Compare(args) => run_compare(args)?,
-        Command::CountedKernel(args) => run_counted_kernel(args)?,
+        Command::Compare(args) => compare::run(args)?,
+        Command::CountedKernel(args) => compare::child(args)?,
     }
     Ok(())
 }
@@ -431,58 +377,11 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
     Ok(())
 }
 
-fn run_compare(a: CompareArgs) -> Result<(), Error> {
-    let exe = std::env::current_exe().map_err(|source| Error::Io {
-        arg: "compare",
-        path: PathBuf::from("lancehead"),
-        source,
-    })?;
-    let options = harness::Options {
-        kernel: a.kernel,
-        backends: a.backends,
-        sizes: a.sizes,
-        steps: a.steps,
-        repeat: a.repeat,
-        counters: a.counters,
-        cache_sim: a.cache_sim,
-        out: a.out.clone(),
-        quick: a.quick,
-    };
-    let results = harness::compare(&options, &exe)?;
-    if a.json {
-        print!("{}", report::json(&results));
-    } else {
-        print!("{}", report::markdown(&results));
-        println!("Reports written to {}", a.out.display());
+/// User text cut to a length an error message can echo.
+pub fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
     }
-    let bad = results.disagreements();
-    match bad.first() {
-        None => Ok(()),
-        Some(m) => Err(Error::Disagreement {
-            count: bad.len(),
-            first: format!(
-                "{} {} {}: {}",
-                m.backend,
-                m.kernel.as_str(),
-                m.problem,
-                m.agreement.detail
-            ),
-        }),
-    }
-}
-
-fn run_counted_kernel(a: KernelArgs) -> Result<(), Error> {
-    let job = Job {
-        kernel: a.kernel,
-        backend: a.backend,
-        rows: a.shape.0,
-        cols: a.shape.1,
-        iterations: a.iterations,
-    };
-    let report = counters::child(&job, a.source)?;
-    println!(
-        "{}",
-        serde_json::to_string(&report).expect("a child report serializes")
-    );
-    Ok(())
 }

@@ -65,3 +65,11 @@ pub fn shape(s: &str) -> Result<(usize, usize), String> {
         positive(c).map_err(|_| err())?,
     ))
 }
+
+/// A finite number of seconds > 0 (`compare --budget`).
+pub fn positive_seconds(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("expected a number of seconds > 0, got `{s}`")),
+    }
+}

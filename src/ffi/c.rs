@@ -54,14 +54,20 @@ pub fn openmp() -> Foreign {
             u32::MAX,
             openmp_details,
         )
+        .with_threads(openmp_threads)
     }
+}
+
+/// The OpenMP runtime's thread count for the next parallel region.
+fn openmp_threads() -> usize {
+    // SAFETY: a query of the OpenMP runtime, callable at any time.
+    let threads = unsafe { omp_get_max_threads() };
+    usize::try_from(threads).unwrap_or(1).max(1)
 }
 
 fn openmp_details() -> Vec<(&'static str, String)> {
     let mut details = details(env!("LANCEHEAD_FLAGS_C_OPENMP"));
-    // SAFETY: a query of the OpenMP runtime, callable at any time.
-    let threads = unsafe { omp_get_max_threads() };
-    details.push(("threads", threads.to_string()));
+    details.push(("threads", openmp_threads().to_string()));
     details
 }
 

@@ -55,6 +55,8 @@ pub struct Foreign {
     /// The largest `max_iter` and `steps` the foreign code can count to.
     count_limit: u32,
     details: fn() -> Vec<(&'static str, String)>,
+    /// The threads a call computes with (one, unless the foreign code is threaded).
+    threads: fn() -> usize,
 }
 
 impl Foreign {
@@ -75,7 +77,13 @@ impl Foreign {
             diffusion,
             count_limit,
             details,
+            threads: || 1,
         }
+    }
+
+    /// For threaded foreign code: how many threads its next call will use.
+    pub(crate) fn with_threads(self, threads: fn() -> usize) -> Self {
+        Foreign { threads, ..self }
     }
 
     fn check_count(&self, argument: &'static str, value: u32) -> Result<()> {
@@ -110,6 +118,9 @@ impl Backend for Foreign {
     }
     fn details(&self) -> Vec<(&'static str, String)> {
         (self.details)()
+    }
+    fn cpu_threads(&self) -> Option<usize> {
+        Some((self.threads)())
     }
 }
 

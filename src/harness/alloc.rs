@@ -50,7 +50,7 @@ fn count(bytes: usize) {
 }
 
 /// Allocations and bytes requested, since the process started or between two snapshots.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AllocCount {
     pub allocations: u64,
     pub bytes: u64,

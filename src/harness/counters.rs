@@ -1,7 +1,8 @@
 //! Instruction counts of one kernel call, the book's `perf stat` figures.
 //!
-//! Either way the kernel runs in a child process (`lancehead __kernel ...`, hidden from
-//! `--help`) that builds the problem, warms the backend up once, and counts one more call:
+//! Either way the kernel runs in a child process — this program again, given a
+//! [`ChildRequest`] serialized as JSON after the hidden [`CHILD_COMMAND`] — that prepares the
+//! workload, warms the backend up once, and counts one more call:
 //! - **perf**: hardware counters through `perf_event_open`, opened in the child before any
 //!   worker thread exists and inherited by the threads it starts, enabled around the call.
 //! - **callgrind**: the child runs under `valgrind --tool=callgrind --instr-atstart=no` and
@@ -10,6 +11,8 @@
 //!   threads one at a time). `Ir` is the instructions executed; `--cache-sim` adds the
 //!   simulated cache misses.
 //!
+//! A child is killed when it outlives its timeout, and (Linux) when the `compare` process
+//! that started it dies, so an interrupted run leaves no valgrind behind.
 //! [`plan`] decides once, before anything runs, which source this machine offers.
 
 use std::collections::BTreeMap;
@@ -18,17 +21,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::harness::Kernel;
-use crate::problem::julia::{self, BOOK_C};
-use crate::problem::{DiffusionParams, JuliaParams, Region};
+use crate::problem::Kernel;
 use crate::registry;
+use crate::workload::Workload;
 
-/// Which counters `compare` should use (`--counters`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+/// The hidden subcommand of the `lancehead` binary that runs a [`ChildRequest`]; its one
+/// argument is the request as JSON.
+pub const CHILD_COMMAND: &str = "__kernel";
+
+/// Which counters `compare` should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CounterMode {
     /// Hardware counters where the kernel allows them, else callgrind, else none (and why).
@@ -41,8 +46,19 @@ pub enum CounterMode {
     Off,
 }
 
+impl CounterMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CounterMode::Auto => "auto",
+            CounterMode::Perf => "perf",
+            CounterMode::Callgrind => "callgrind",
+            CounterMode::Off => "off",
+        }
+    }
+}
+
 /// Where a figure came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Source {
     Perf,
@@ -91,6 +107,15 @@ impl Plan {
             Plan::Off { reason } => format!("none: {reason}"),
         }
     }
+
+    /// The source of the figures, when there are any.
+    pub fn source(&self) -> Option<Source> {
+        match self {
+            Plan::Perf => Some(Source::Perf),
+            Plan::Callgrind { .. } => Some(Source::Callgrind),
+            Plan::Off { .. } => None,
+        }
+    }
 }
 
 /// Decides which counters `mode` gives on this machine. A source asked for by name that is
@@ -102,22 +127,16 @@ pub fn plan(mode: CounterMode, cache_sim: bool) -> Result<Plan> {
             cache_sim,
         })
     };
+    let unavailable = |reason| Error::CountersUnavailable {
+        mode: mode.as_str(),
+        reason,
+    };
     match mode {
         CounterMode::Off => Ok(Plan::Off {
-            reason: "--counters off".to_string(),
+            reason: "switched off".to_string(),
         }),
-        CounterMode::Perf => {
-            perf::probe()
-                .map(|()| Plan::Perf)
-                .map_err(|reason| Error::CountersUnavailable {
-                    mode: "perf",
-                    reason,
-                })
-        }
-        CounterMode::Callgrind => callgrind().map_err(|reason| Error::CountersUnavailable {
-            mode: "callgrind",
-            reason,
-        }),
+        CounterMode::Perf => perf::probe().map(|()| Plan::Perf).map_err(unavailable),
+        CounterMode::Callgrind => callgrind().map_err(unavailable),
         CounterMode::Auto => match perf::probe() {
             Ok(()) => Ok(Plan::Perf),
             Err(perf_reason) => callgrind().or_else(|cg_reason| {
@@ -147,37 +166,16 @@ fn valgrind_version() -> std::result::Result<String, String> {
     }
 }
 
-/// One kernel call to count: the problem is rebuilt from these numbers in the child.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Job {
-    pub kernel: Kernel,
+/// What a counting child is asked to count.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildRequest {
     pub backend: String,
-    /// Julia: image height; diffusion: grid rows.
-    pub rows: usize,
-    /// Julia: image width; diffusion: grid columns.
-    pub cols: usize,
-    /// Julia: `max_iter` (book region and c); diffusion: steps (book coefficients and
-    /// initial condition).
-    pub iterations: u32,
-}
-
-impl Job {
-    /// `1000x1000 it300` or `256x256 x500 steps`.
-    pub fn label(&self) -> String {
-        problem_label(self.kernel, self.rows, self.cols, self.iterations)
-    }
-}
-
-/// How reports name a problem.
-pub fn problem_label(kernel: Kernel, rows: usize, cols: usize, iterations: u32) -> String {
-    match kernel {
-        Kernel::Julia => format!("{cols}x{rows} it{iterations}"),
-        Kernel::Diffusion => format!("{rows}x{cols} x{iterations} steps"),
-    }
+    pub workload: Workload,
+    pub source: Source,
 }
 
 /// The counts of one kernel call.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CounterRecord {
     pub kernel: Kernel,
     pub backend: String,
@@ -203,30 +201,33 @@ impl CounterRecord {
 }
 
 /// What the child prints (one JSON line on stdout).
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct ChildReport {
     pub updates: u64,
     /// perf's counts; empty under callgrind (the parent reads callgrind's own file).
     pub events: BTreeMap<String, u64>,
 }
 
-/// Counts `job` in a child process running `exe` (this program), within `timeout`.
+/// Counts `backend` on `workload` in a child process running `exe` (this program), within
+/// `timeout`.
 pub fn count(
     plan: &Plan,
-    job: &Job,
+    backend: &str,
+    workload: &Workload,
     exe: &Path,
     timeout: Duration,
     host_side_only: bool,
 ) -> Result<CounterRecord> {
     let failed = |message: String| Error::Counting {
-        what: format!("{} {} ({})", job.backend, job.kernel.as_str(), job.label()),
+        what: format!("{backend} {} ({workload})", workload.kernel().as_str()),
         message,
+    };
+    let Some(source) = plan.source() else {
+        return Err(failed(plan.describe()));
     };
     let dir = tempfile::tempdir().map_err(|e| failed(format!("temporary directory: {e}")))?;
     let out_file = dir.path().join("callgrind.out");
-    let (source, mut command) = match plan {
-        Plan::Off { reason } => return Err(failed(reason.clone())),
-        Plan::Perf => (Source::Perf, Command::new(exe)),
+    let mut command = match plan {
         Plan::Callgrind { cache_sim, .. } => {
             let mut c = Command::new("valgrind");
             c.arg("--tool=callgrind")
@@ -241,11 +242,30 @@ pub fn count(
                     if *cache_sim { "yes" } else { "no" }
                 ))
                 .arg(exe);
-            (Source::Callgrind, c)
+            c
         }
+        _ => Command::new(exe),
     };
-    command.args(child_args(job, source));
-    let stdout = run_with_timeout(command, timeout).map_err(failed)?;
+    let request = ChildRequest {
+        backend: backend.to_string(),
+        workload: workload.clone(),
+        source,
+    };
+    command
+        .arg(CHILD_COMMAND)
+        .arg(serde_json::to_string(&request).map_err(|e| failed(format!("request: {e}")))?);
+    let stdout = run_with_timeout(command, timeout).map_err(|e| {
+        // valgrind hides AVX-512 from CPUID, so run-time dispatch stays off it; code compiled
+        // for this CPU (-march=native) uses it regardless and dies.
+        if source == Source::Callgrind && e.contains("SIGILL") {
+            failed(format!(
+                "{e}valgrind cannot run an instruction of this backend (code compiled for \
+                 this CPU, e.g. -march=native with AVX-512, which valgrind does not know)"
+            ))
+        } else {
+            failed(e)
+        }
+    })?;
     let report: ChildReport = serde_json::from_str(stdout.trim())
         .map_err(|e| failed(format!("unreadable child report ({e}): {stdout}")))?;
     let events = match source {
@@ -257,9 +277,9 @@ pub fn count(
         }
     };
     let record = CounterRecord {
-        kernel: job.kernel,
-        backend: job.backend.clone(),
-        problem: job.label(),
+        kernel: workload.kernel(),
+        backend: backend.to_string(),
+        problem: workload.to_string(),
         source,
         updates: report.updates,
         events,
@@ -271,32 +291,18 @@ pub fn count(
     }
 }
 
-/// The arguments of the hidden `__kernel` subcommand for `job`.
-pub fn child_args(job: &Job, source: Source) -> Vec<String> {
-    vec![
-        "__kernel".into(),
-        "--kernel".into(),
-        job.kernel.as_str().into(),
-        "--backend".into(),
-        job.backend.clone(),
-        "--shape".into(),
-        format!("{}x{}", job.rows, job.cols),
-        "--iterations".into(),
-        job.iterations.to_string(),
-        "--source".into(),
-        source.as_str().into(),
-    ]
-}
-
-/// Runs `command`, returns its stdout; kills it (this child only) after `timeout`.
+/// Runs `command`, returns its stdout; kills it after `timeout`, and (Linux) when this
+/// process dies first.
 fn run_with_timeout(
     mut command: Command,
     timeout: Duration,
 ) -> std::result::Result<String, String> {
-    let mut child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut command);
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
     let start = Instant::now();
@@ -330,10 +336,30 @@ fn run_with_timeout(
     }
 }
 
-/// The child's side: counts one call of `job` with `source` and returns what to print.
-pub fn child(job: &Job, source: Source) -> Result<ChildReport> {
+/// Asks the kernel to kill the child when the thread that started it dies (Linux's parent
+/// death signal). The thread waits for the child, so it only dies first with the process.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only makes one
+    // async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
+
+/// The child's side: counts one call of `request` and returns what to print.
+pub fn child(request: &ChildRequest) -> Result<ChildReport> {
     // Open the counters before anything can start a thread, so worker threads inherit them.
-    let mut perf = match source {
+    let mut perf = match request.source {
         Source::Perf => {
             Some(
                 perf::Counters::open().map_err(|reason| Error::CountersUnavailable {
@@ -344,70 +370,26 @@ pub fn child(job: &Job, source: Source) -> Result<ChildReport> {
         }
         Source::Callgrind => None,
     };
-    let backend = registry::create(&job.backend)?;
+    let backend = registry::create(&request.backend)?;
+    let mut run = request.workload.prepare()?;
+    // Warm-up: thread pools, run-time dispatch and device set-up are not the kernel.
+    run.call(&*backend)?;
+    run.reset();
     let mut counting = |on: bool| match (perf.as_mut(), on) {
         (Some(p), true) => p.enable(),
         (Some(p), false) => p.disable(),
         (None, true) => callgrind::start_instrumentation(),
         (None, false) => callgrind::stop_instrumentation(),
     };
-    let updates = match job.kernel {
-        Kernel::Julia => {
-            let params =
-                JuliaParams::new(job.cols, job.rows, Region::BOOK, BOOK_C, job.iterations)?;
-            let mut counts = params.new_counts()?;
-            // Warm-up: thread pools, run-time dispatch and device set-up are not the kernel.
-            backend.julia(&params, counts.view_mut())?;
-            counting(true);
-            let result = julia_entry(&*backend, &params, counts.view_mut());
-            counting(false);
-            result?;
-            julia::checksum(counts.view())
-        }
-        Kernel::Diffusion => {
-            let params = DiffusionParams::book(job.rows, job.cols)?;
-            let init = params.book_initial()?;
-            let mut grid = init.clone();
-            let mut scratch = params.new_grid()?;
-            backend.evolve(&params, grid.view_mut(), scratch.view_mut(), job.iterations)?;
-            grid.assign(&init);
-            counting(true);
-            let result = diffusion_entry(
-                &*backend,
-                &params,
-                grid.view_mut(),
-                scratch.view_mut(),
-                job.iterations,
-            );
-            counting(false);
-            result?;
-            (job.rows * job.cols) as u64 * u64::from(job.iterations)
-        }
-    };
+    counting(true);
+    let result = run.call(&*backend);
+    counting(false);
+    result?;
     let events = perf.as_mut().map(|p| p.read()).unwrap_or_default();
-    Ok(ChildReport { updates, events })
-}
-
-/// The counted Julia call. Never inlined, so that it is one function in profiles.
-#[inline(never)]
-fn julia_entry(
-    backend: &dyn Backend,
-    params: &JuliaParams,
-    counts: ndarray::ArrayViewMut2<'_, u32>,
-) -> Result<()> {
-    backend.julia(params, counts)
-}
-
-/// The counted diffusion call. Never inlined, so that it is one function in profiles.
-#[inline(never)]
-fn diffusion_entry(
-    backend: &dyn Backend,
-    params: &DiffusionParams,
-    grid: ndarray::ArrayViewMut2<'_, f64>,
-    scratch: ndarray::ArrayViewMut2<'_, f64>,
-    steps: u32,
-) -> Result<()> {
-    backend.evolve(params, grid, scratch, steps)
+    Ok(ChildReport {
+        updates: run.updates(),
+        events,
+    })
 }
 
 /// Hardware counters through `perf_event_open`.

@@ -4,12 +4,12 @@
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
 
 /// A description of this machine and build, saved with every report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Machine {
     /// `model name` from /proc/cpuinfo with its family and model (or the architecture when
     /// unknown).

@@ -1,72 +1,42 @@
-//! Timing one problem on every backend: warm-up, timed runs (median, min, max), agreement
-//! with `scalar`, speed-up, throughput, allocations inside the call, peak RSS, and the
-//! upload/compute/read-back split of device backends.
+//! Measuring one cell — one backend on one workload — within its budget: the first call, the
+//! timed runs the budget gives it (median, min, max), agreement with `scalar`, speed-up,
+//! throughput, allocations inside the call, peak RSS, the device split, and the roofline.
 
-use std::fmt;
 use std::time::Instant;
 
 use ndarray::Array2;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::agreement::{GridDiff, JuliaDiff};
 use crate::backend::registry::Agreement;
 use crate::backend::{Backend, TransferTimes};
 use crate::error::Result;
-use crate::harness::Kernel;
 use crate::harness::alloc::{self, AllocCount};
-use crate::harness::counters::problem_label;
+use crate::harness::budget::Budget;
+use crate::harness::calibration::Calibration;
 use crate::harness::machine;
-use crate::problem::julia::{BOOK_C, checksum as julia_checksum};
-use crate::problem::{DiffusionParams, JuliaParams, Region, diffusion};
-
-/// A problem of the comparison.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Problem {
-    /// The book's region and c.
-    Julia {
-        height: usize,
-        width: usize,
-        max_iter: u32,
-    },
-    /// The book's coefficients and initial condition.
-    Diffusion {
-        rows: usize,
-        cols: usize,
-        steps: u32,
-    },
-}
-
-/// A result's checksum: Julia's sum of counts, diffusion's sum of the grid.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum Checksum {
-    Counts(u64),
-    Sum(f64),
-}
-
-impl fmt::Display for Checksum {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Checksum::Counts(n) => write!(f, "{n}"),
-            Checksum::Sum(x) => write!(f, "{x:?}"),
-        }
-    }
-}
+use crate::harness::roofline::{self, Roofline};
+use crate::problem::Kernel;
+use crate::workload::{Checksum, Output, Prepared, Workload};
 
 /// How a backend's result compares with `scalar`'s.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgreementResult {
     pub class: Agreement,
+    /// Within the class (also true when there was nothing to compare with: see `checked`).
     pub pass: bool,
+    /// Whether a reference result was there to compare with.
+    pub checked: bool,
     /// `all 1000000 pixels identical`, or where and how much they differ.
     pub detail: String,
 }
 
-/// One backend on one problem.
-#[derive(Debug, Clone, Serialize)]
+/// One backend on one workload.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measurement {
     pub kernel: Kernel,
     pub backend: String,
+    pub workload: Workload,
     /// `1000x1000 it300`, `512x512 x500 steps`.
     pub problem: String,
     /// Julia: height; diffusion: rows.
@@ -75,13 +45,40 @@ pub struct Measurement {
     pub cols: usize,
     /// Julia: max_iter; diffusion: steps.
     pub iterations: u32,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// Measured, or skipped by the budget.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Outcome {
+    Measured(Box<Timing>),
+    Skipped(Skipped),
+}
+
+/// Why a cell was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    /// Seconds one call was predicted to take.
+    pub predicted_seconds: f64,
+    /// The budget of a cell.
+    pub budget_seconds: f64,
+}
+
+/// What a measured cell found.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timing {
     /// Every timed run, in seconds (the kernel call alone).
     pub seconds: Vec<f64>,
+    /// Whether a separate untimed warm-up call came first (not for a long kernel, whose one
+    /// timed run is its first call).
+    pub warmed_up: bool,
     pub median: f64,
     pub min: f64,
     pub max: f64,
-    /// `scalar`'s median over this backend's.
-    pub speedup: f64,
+    /// `scalar`'s median over this backend's (`None` when `scalar` was skipped).
+    pub speedup: Option<f64>,
     /// z-updates (Julia: the sum of counts) or cell updates (diffusion) per call.
     pub updates: u64,
     /// `updates / median`.
@@ -91,195 +88,221 @@ pub struct Measurement {
     /// Allocations inside the kernel call (the most of any timed run); `None` when the
     /// counting allocator is not installed (library use).
     pub allocations: Option<AllocCount>,
-    /// Peak resident set size while this backend ran this problem (the harness's own
+    /// Peak resident set size while this backend ran this workload (the harness's own
     /// buffers included); `peak_rss_since_start` when it could not be reset first.
     pub peak_rss_bytes: Option<u64>,
     pub peak_rss_since_start: bool,
     /// Device backends: median upload/compute/read-back split of the timed runs.
     pub transfer: Option<TransferTimes>,
+    /// The CPU threads the backend computed with (`None`: a device).
+    pub cpu_threads: Option<usize>,
+    /// Diffusion steps per pass over memory (1 for a sweep per step, and for Julia).
+    pub steps_per_pass: u32,
+    /// Against the machine's limits of this run (CPU backends, when calibrated).
+    pub roofline: Option<Roofline>,
 }
 
-/// The output of one call, kept from the reference to compare the others with.
-enum Output {
+impl Measurement {
+    /// A cell the budget did not run.
+    pub fn skipped(backend: &str, workload: &Workload, skipped: Skipped) -> Measurement {
+        Measurement::new(backend, workload, Outcome::Skipped(skipped))
+    }
+
+    fn new(backend: &str, workload: &Workload, outcome: Outcome) -> Measurement {
+        let (rows, cols) = workload.shape();
+        Measurement {
+            kernel: workload.kernel(),
+            backend: backend.to_string(),
+            workload: workload.clone(),
+            problem: workload.to_string(),
+            rows,
+            cols,
+            iterations: workload.iterations(),
+            outcome,
+        }
+    }
+
+    /// Places a measured CPU cell on the roofline of `calibration`.
+    pub fn place(&mut self, calibration: &Calibration) {
+        let (kernel, shape) = (self.kernel, self.workload.shape());
+        if let Outcome::Measured(t) = &mut self.outcome {
+            t.roofline = t.cpu_threads.and_then(|threads| {
+                roofline::of(
+                    calibration,
+                    &roofline::Call {
+                        kernel,
+                        shape,
+                        updates: t.updates,
+                        seconds: t.median,
+                        cpu_threads: threads,
+                        steps_per_pass: t.steps_per_pass,
+                    },
+                )
+            });
+        }
+    }
+
+    /// Marks this measurement as the reference the others are judged against.
+    pub fn mark_reference(&mut self) {
+        if let Outcome::Measured(t) = &mut self.outcome {
+            t.speedup = Some(1.0);
+            t.agreement = AgreementResult {
+                class: Agreement::Exact,
+                pass: true,
+                checked: true,
+                detail: "the reference".to_string(),
+            };
+        }
+    }
+
+    /// The timing, when the cell was measured.
+    pub fn timing(&self) -> Option<&Timing> {
+        match &self.outcome {
+            Outcome::Measured(t) => Some(t),
+            Outcome::Skipped(_) => None,
+        }
+    }
+}
+
+/// `scalar`'s output and median on a workload, which the other backends are judged against.
+pub struct Reference {
+    output: OwnedOutput,
+    median: f64,
+}
+
+enum OwnedOutput {
     Counts(Array2<u32>),
     Grid(Array2<f64>),
 }
 
-/// Runs `problem` on every backend (`scalar`, the reference, first) and measures each.
-pub fn problem(
-    problem: &Problem,
-    backends: &[Box<dyn Backend>],
-    warmup: u32,
-    repeat: u32,
-    bar: &indicatif::ProgressBar,
-) -> Result<Vec<Measurement>> {
-    let mut reference: Option<(Output, f64)> = None;
-    let mut out = Vec::new();
-    for backend in backends {
-        bar.set_message(format!(
-            "{} {}",
-            match problem {
-                Problem::Julia { .. } => "julia".to_string(),
-                Problem::Diffusion { rows, cols, .. } => format!("diffusion {rows}x{cols}"),
-            },
-            backend.name()
-        ));
-        let m = one(problem, &**backend, warmup, repeat, &mut reference)?;
-        out.push(m);
-        bar.inc(1);
+impl OwnedOutput {
+    fn of(output: Output<'_>) -> OwnedOutput {
+        match output {
+            Output::Counts(c) => OwnedOutput::Counts(c.to_owned()),
+            Output::Grid(g) => OwnedOutput::Grid(g.to_owned()),
+        }
     }
-    Ok(out)
 }
 
-/// Timed runs of one backend. The first backend measured becomes the reference.
-fn one(
-    problem: &Problem,
+/// Measures `backend` on `workload` within `budget`; the reference output, when given,
+/// judges its agreement and speed-up. Returns the measurement (not yet on a roofline:
+/// [`Measurement::place`]) and, for the caller to keep as the reference, this backend's
+/// output and median.
+pub fn cell(
     backend: &dyn Backend,
-    warmup: u32,
-    repeat: u32,
-    reference: &mut Option<(Output, f64)>,
-) -> Result<Measurement> {
+    workload: &Workload,
+    budget: &Budget,
+    reference: Option<&Reference>,
+) -> Result<(Measurement, Reference)> {
     let rss_reset = machine::reset_peak_rss();
-    let mut seconds = Vec::with_capacity(repeat as usize);
-    let mut allocations: Option<AllocCount> = None;
-    let mut transfers = Vec::new();
-
-    // Times one call; `prepare` (untimed) resets the input first.
-    let mut timed = |call: &mut dyn FnMut() -> Result<()>, record: bool| -> Result<()> {
-        let before = alloc::snapshot();
-        let start = Instant::now();
-        let result = call();
-        let elapsed = start.elapsed().as_secs_f64();
-        let after = alloc::snapshot();
-        result?;
-        if record {
-            seconds.push(elapsed);
-            if let (Some(b), Some(a)) = (before, after) {
-                let used = b.until(a);
-                allocations = Some(match allocations {
-                    Some(prev) if prev.allocations >= used.allocations => prev,
-                    _ => used,
-                });
-            }
-            if let Some(t) = backend.last_transfer_times() {
-                transfers.push(t);
-            }
-        }
-        Ok(())
-    };
-
-    let (kernel, rows, cols, iterations, output, updates, checksum) = match *problem {
-        Problem::Julia {
-            height,
-            width,
-            max_iter,
-        } => {
-            let params = JuliaParams::new(width, height, Region::BOOK, BOOK_C, max_iter)?;
-            let mut counts = params.new_counts()?;
-            for i in 0..warmup + repeat {
-                timed(
-                    &mut || backend.julia(&params, counts.view_mut()),
-                    i >= warmup,
-                )?;
-            }
-            let sum = julia_checksum(counts.view());
-            (
-                Kernel::Julia,
-                height,
-                width,
-                max_iter,
-                Output::Counts(counts),
-                sum,
-                Checksum::Counts(sum),
-            )
-        }
-        Problem::Diffusion { rows, cols, steps } => {
-            let params = DiffusionParams::book(rows, cols)?;
-            let init = params.book_initial()?;
-            let mut grid = init.clone();
-            let mut scratch = params.new_grid()?;
-            for i in 0..warmup + repeat {
-                grid.assign(&init);
-                timed(
-                    &mut || backend.evolve(&params, grid.view_mut(), scratch.view_mut(), steps),
-                    i >= warmup,
-                )?;
-            }
-            let sum = diffusion::checksum(grid.view());
-            (
-                Kernel::Diffusion,
-                rows,
-                cols,
-                steps,
-                Output::Grid(grid),
-                (rows * cols) as u64 * u64::from(steps),
-                Checksum::Sum(sum),
-            )
-        }
-    };
+    let mut run = workload.prepare()?;
+    let first = timed_call(backend, &mut run)?;
+    let sampling = budget.plan(first.seconds);
+    let mut calls = Vec::new();
+    if sampling.first_is_timed {
+        calls.push(first);
+    }
+    for _ in 0..sampling.more_runs {
+        calls.push(timed_call(backend, &mut run)?);
+    }
+    let seconds: Vec<f64> = calls.iter().map(|c| c.seconds).collect();
+    let allocations = calls
+        .iter()
+        .filter_map(|c| c.allocations)
+        .max_by_key(|a| a.allocations);
+    let transfers: Vec<TransferTimes> = calls.iter().filter_map(|c| c.transfer).collect();
     let peak_rss_bytes = machine::peak_rss();
 
-    let agreement = match reference.as_ref() {
+    let kernel = workload.kernel();
+    let class = backend.agreement(kernel);
+    let output = run.output();
+    let agreement = match reference {
         None => AgreementResult {
-            class: Agreement::Exact,
+            class,
             pass: true,
-            detail: "the reference".to_string(),
+            checked: false,
+            detail: "not checked: no reference result".to_string(),
         },
-        Some((reference, _)) => judge(reference, &output, backend.agreement(kernel)),
+        Some(r) => judge(&r.output, output, class),
     };
     let median = median(&seconds);
-    let speedup = match reference.as_ref() {
-        None => 1.0,
-        Some((_, reference_median)) => reference_median / median,
-    };
-    if reference.is_none() {
-        *reference = Some((output, median));
-    }
-    let min = seconds.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = seconds.iter().copied().fold(0.0, f64::max);
-    Ok(Measurement {
-        kernel,
-        backend: backend.name().to_string(),
-        problem: problem_label(kernel, rows, cols, iterations),
-        rows,
-        cols,
-        iterations,
+    let updates = run.updates();
+    let cpu_threads = backend.cpu_threads().filter(|_| transfers.is_empty());
+    let steps_per_pass = run
+        .diffusion_params()
+        .map_or(1, |p| backend.steps_per_pass(p));
+    let timing = Timing {
+        warmed_up: !sampling.first_is_timed,
         median,
-        min,
-        max,
+        min: seconds.iter().copied().fold(f64::INFINITY, f64::min),
+        max: seconds.iter().copied().fold(0.0, f64::max),
         seconds,
-        speedup,
+        speedup: reference.map(|r| r.median / median),
         updates,
         updates_per_second: updates as f64 / median,
-        checksum,
+        checksum: output.checksum(),
         agreement,
         allocations,
         peak_rss_bytes,
         peak_rss_since_start: !rss_reset,
         transfer: median_transfer(&transfers),
+        cpu_threads,
+        steps_per_pass,
+        roofline: None,
+    };
+    let kept = Reference {
+        output: OwnedOutput::of(output),
+        median,
+    };
+    let measurement = Measurement::new(
+        backend.name(),
+        workload,
+        Outcome::Measured(Box::new(timing)),
+    );
+    Ok((measurement, kept))
+}
+
+/// One timed kernel call.
+struct TimedCall {
+    seconds: f64,
+    allocations: Option<AllocCount>,
+    transfer: Option<TransferTimes>,
+}
+
+/// Resets the input (untimed) and times one kernel call, with what it allocated.
+fn timed_call(backend: &dyn Backend, run: &mut Prepared) -> Result<TimedCall> {
+    run.reset();
+    let before = alloc::snapshot();
+    let start = Instant::now();
+    let result = run.call(backend);
+    let seconds = start.elapsed().as_secs_f64();
+    let after = alloc::snapshot();
+    result?;
+    Ok(TimedCall {
+        seconds,
+        allocations: before.zip(after).map(|(b, a)| b.until(a)),
+        transfer: backend.last_transfer_times(),
     })
 }
 
-/// Compares `candidate` with the `reference` output under the backend's agreement class.
-fn judge(reference: &Output, candidate: &Output, class: Agreement) -> AgreementResult {
-    match (reference, candidate) {
-        (Output::Counts(r), Output::Counts(c)) => {
-            let diff = JuliaDiff::new(r.view(), c.view());
-            AgreementResult {
-                class,
-                pass: diff.within(class),
-                detail: diff.to_string(),
-            }
+/// Compares `candidate` with the `reference` output under `class`.
+fn judge(reference: &OwnedOutput, candidate: Output<'_>, class: Agreement) -> AgreementResult {
+    let (pass, detail) = match (reference, candidate) {
+        (OwnedOutput::Counts(r), Output::Counts(c)) => {
+            let diff = JuliaDiff::new(r.view(), c);
+            (diff.within(class), diff.to_string())
         }
-        (Output::Grid(r), Output::Grid(c)) => {
-            let diff = GridDiff::new(r.view(), c.view());
-            AgreementResult {
-                class,
-                pass: diff.within(class),
-                detail: diff.to_string(),
-            }
+        (OwnedOutput::Grid(r), Output::Grid(c)) => {
+            let diff = GridDiff::new(r.view(), c);
+            (diff.within(class), diff.to_string())
         }
-        _ => unreachable!("one problem gives one kind of output"),
+        _ => unreachable!("one workload gives one kind of output"),
+    };
+    AgreementResult {
+        class,
+        pass,
+        checked: true,
+        detail,
     }
 }
 
@@ -322,12 +345,11 @@ mod tests {
 
     #[test]
     fn a_different_result_fails_exact_agreement_and_says_where() {
-        let reference = Output::Counts(Array2::from_elem((3, 4), 7));
+        let reference = OwnedOutput::Counts(Array2::from_elem((3, 4), 7));
         let mut changed = Array2::from_elem((3, 4), 7);
         changed[(2, 1)] = 9;
-        let result = judge(&reference, &Output::Counts(changed), Agreement::Exact);
-        assert!(!result.pass);
-        assert_eq!(result.class, Agreement::Exact);
+        let result = judge(&reference, Output::Counts(changed.view()), Agreement::Exact);
+        assert!(!result.pass && result.checked);
         assert!(
             result
                 .detail
@@ -339,7 +361,11 @@ mod tests {
         let grid = Array2::from_elem((2, 2), 0.25);
         let mut nudged = grid.clone();
         nudged[(0, 1)] = f64::from_bits(0.25f64.to_bits() + 1);
-        let result = judge(&Output::Grid(grid), &Output::Grid(nudged), Agreement::Exact);
+        let result = judge(
+            &OwnedOutput::Grid(grid),
+            Output::Grid(nudged.view()),
+            Agreement::Exact,
+        );
         assert!(!result.pass, "one ULP is a failure for an exact backend");
         assert!(
             result.detail.contains("first at (0, 1)"),
@@ -349,22 +375,25 @@ mod tests {
     }
 
     #[test]
-    fn a_backend_is_judged_against_the_first_one_measured() {
+    fn a_backend_is_judged_against_the_reference_and_sampled_by_the_budget() {
         let scalar = crate::registry::create("scalar").unwrap();
-        let backends = vec![scalar, crate::registry::create("scalar").unwrap()];
-        let problem = Problem::Diffusion {
-            rows: 16,
-            cols: 24,
-            steps: 3,
+        let workload = Workload::diffusion_book(16, 24, 3);
+        let budget = Budget {
+            fixed_runs: Some(2),
+            ..Budget::DEFAULT
         };
-        let bar = indicatif::ProgressBar::hidden();
-        let m = super::problem(&problem, &backends, 0, 2, &bar).unwrap();
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[0].agreement.detail, "the reference");
-        assert!(m[1].agreement.pass, "{}", m[1].agreement.detail);
-        assert_eq!(m[1].agreement.detail, "all 384 cells bitwise identical");
-        assert_eq!(m[0].seconds.len(), 2);
-        assert_eq!(m[0].updates, 16 * 24 * 3);
-        assert_eq!(m[0].checksum, m[1].checksum);
+        let (first, reference) = cell(&*scalar, &workload, &budget, None).unwrap();
+        let t = first.timing().unwrap();
+        assert!(!t.agreement.checked);
+        assert_eq!(t.speedup, None);
+        let (second, _) = cell(&*scalar, &workload, &budget, Some(&reference)).unwrap();
+        let t2 = second.timing().unwrap();
+        assert!(t2.agreement.pass && t2.agreement.checked, "{t2:?}");
+        assert_eq!(t2.agreement.detail, "all 384 cells bitwise identical");
+        assert_eq!(t2.seconds.len(), 2);
+        assert!(t2.warmed_up);
+        assert_eq!(t2.updates, 16 * 24 * 3);
+        assert_eq!(t.checksum, t2.checksum);
+        assert!(t2.speedup.is_some());
     }
 }

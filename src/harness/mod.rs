@@ -1,66 +1,45 @@
 //! `lancehead compare`: every backend on the book's problems, checked against `scalar` and
-//! measured side by side (SPEC §3): the book's Tables 6-1 and 6-2, its Julia timings and its
-//! `perf stat` analyses, regenerated on this machine.
+//! measured side by side (SPEC §3) — the book's Tables 6-1 and 6-2, its Julia timings and its
+//! `perf stat` analyses, regenerated on this machine and set against this machine's limits.
 //!
-//! - [`measure`]: warm-up and timed runs, agreement, allocations, peak RSS, device split;
+//! [`compare`] returns [`Results`]; writing them is the layer above ([`crate::report`]).
+//! Within the harness:
+//! - [`calibration`]: the machine's limits, measured first, in about a second;
+//! - [`budget`]: how long each cell may take and how many timed runs it gets;
+//! - [`measure`]: one cell — timed runs, agreement, allocations, peak RSS, device split;
+//! - [`roofline`]: each measurement against the calibrated limits;
 //! - [`counters`]: instruction counts from perf or callgrind in a child process;
-//! - [`report`]: Markdown, CSV, JSON and the terminal table; [`plot`]: Figure 6-4;
 //! - [`machine`]: what it all ran on; [`alloc`]: the counting allocator the binary installs.
 
 pub mod alloc;
+pub mod budget;
+pub mod calibration;
 pub mod counters;
 pub mod machine;
 pub mod measure;
-pub mod plot;
-pub mod report;
+pub mod roofline;
 
-use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::problem::{diffusion, julia};
+use crate::problem::{Kernel, diffusion};
 use crate::registry;
-use counters::{CounterMode, CounterRecord, Job, Plan};
+use crate::workload::Workload;
+use budget::Budget;
+use calibration::Calibration;
+use counters::{CounterMode, CounterRecord, Plan};
 use machine::Machine;
-use measure::Measurement;
-
-pub use crate::problem::Kernel;
-
-/// `--kernel`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum KernelChoice {
-    Julia,
-    Diffusion,
-    All,
-}
-
-/// What `compare` was asked for; `None` means the default (the book's, or `--quick`'s).
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub kernel: KernelChoice,
-    pub backends: Option<Vec<String>>,
-    pub sizes: Option<Vec<usize>>,
-    pub steps: Option<u32>,
-    pub repeat: Option<u32>,
-    pub counters: CounterMode,
-    pub cache_sim: bool,
-    pub out: PathBuf,
-    pub quick: bool,
-}
+use measure::{Measurement, Reference, Skipped};
 
 /// The diffusion sizes of the book's tables that run by default (4096² on request).
 pub const DEFAULT_SIZES: [usize; 4] = [256, 512, 1024, 2048];
-/// `--quick`: diffusion sizes, steps, timed runs.
-const QUICK_SIZES: [usize; 2] = [256, 512];
-const QUICK_STEPS: u32 = 100;
-const QUICK_REPEAT: u32 = 2;
-/// Timed runs per backend and problem by default.
-const DEFAULT_REPEAT: u32 = 3;
-/// Untimed runs before them (thread pools, page faults, device set-up).
-const WARMUP: u32 = 1;
+/// A quick look: diffusion sizes and steps.
+pub const QUICK_SIZES: [usize; 2] = [256, 512];
+pub const QUICK_STEPS: u32 = 100;
 /// Callgrind runs 20-100 times slower than the CPU: it counts smaller problems, named in
 /// the report. Julia: the book's region, c and max_iter on fewer pixels; diffusion: the
 /// book's set-up on a small grid for a few steps (instructions per update do not depend on
@@ -72,34 +51,98 @@ const CALLGRIND_DIFFUSION_QUICK: (usize, u32) = (128, 10);
 /// A counting child that takes longer than this is stopped and reported as failed.
 const COUNTER_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// The settings a run resolved from [`Options`].
-#[derive(Debug, Clone, Serialize)]
+/// What to compare.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub kernels: Vec<Kernel>,
+    /// Backends by name (`None`: every one of this build that runs here). `scalar`, the
+    /// reference, is always measured first.
+    pub backends: Option<Vec<String>>,
+    /// Diffusion grid sides (N x N).
+    pub sizes: Vec<usize>,
+    /// Diffusion steps per run.
+    pub steps: u32,
+    pub budget: Budget,
+    pub counters: CounterMode,
+    pub cache_sim: bool,
+    /// Smaller problems under callgrind.
+    pub quick: bool,
+}
+
+impl Options {
+    /// The book's problems, every backend, the default budget, counters where available.
+    pub fn book() -> Options {
+        Options {
+            kernels: vec![Kernel::Julia, Kernel::Diffusion],
+            backends: None,
+            sizes: DEFAULT_SIZES.to_vec(),
+            steps: diffusion::BOOK_STEPS,
+            budget: Budget::DEFAULT,
+            counters: CounterMode::Auto,
+            cache_sim: false,
+            quick: false,
+        }
+    }
+
+    /// A quick look: two small grids, 100 steps, a small budget, small counted problems.
+    pub fn quick() -> Options {
+        Options {
+            sizes: QUICK_SIZES.to_vec(),
+            steps: QUICK_STEPS,
+            budget: Budget::QUICK,
+            quick: true,
+            ..Options::book()
+        }
+    }
+
+    /// The workloads, in report order: Julia, then diffusion by size.
+    pub fn workloads(&self) -> Vec<Workload> {
+        let mut out = Vec::new();
+        if self.kernels.contains(&Kernel::Julia) {
+            out.push(Workload::julia_book());
+        }
+        if self.kernels.contains(&Kernel::Diffusion) {
+            out.extend(
+                self.sizes
+                    .iter()
+                    .map(|&n| Workload::diffusion_book(n, n, self.steps)),
+            );
+        }
+        out
+    }
+}
+
+/// What a run resolved from its [`Options`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Settings {
     pub kernels: Vec<Kernel>,
     /// The backends measured, `scalar` (the reference) first.
     pub backends: Vec<String>,
     /// Backends of this build that cannot run here, with the reason.
     pub unavailable: Vec<(String, String)>,
-    /// Julia: `(height, width, max_iter)`.
-    pub julia: (usize, usize, u32),
+    pub workloads: Vec<Workload>,
     pub sizes: Vec<usize>,
     pub steps: u32,
-    pub warmup: u32,
-    pub repeat: u32,
+    pub budget: Budget,
     pub quick: bool,
     /// Where the counts come from, in words.
     pub counters: String,
 }
 
 /// Everything one `compare` run measured: what the reports are made of.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Results {
     pub machine: Machine,
+    /// The machine's limits, measured at the start of the run.
+    pub calibration: Calibration,
     pub settings: Settings,
+    /// One per backend and workload, skipped cells included.
     pub measurements: Vec<Measurement>,
     pub counters: Vec<CounterRecord>,
     /// Counts that could not be had, one line each.
     pub counter_failures: Vec<String>,
+    /// Seconds the whole comparison took.
+    pub seconds: f64,
 }
 
 impl Results {
@@ -107,11 +150,12 @@ impl Results {
     pub fn disagreements(&self) -> Vec<&Measurement> {
         self.measurements
             .iter()
-            .filter(|m| !m.agreement.pass)
+            .filter(|m| m.timing().is_some_and(|t| !t.agreement.pass))
             .collect()
     }
 
-    /// The measurement of `backend` on `kernel` at `size` (diffusion) or the Julia problem.
+    /// The measurement of `backend` on `kernel` at grid side `size` (diffusion) or the Julia
+    /// problem.
     pub fn find(&self, kernel: Kernel, backend: &str, size: Option<usize>) -> Option<&Measurement> {
         self.measurements.iter().find(|m| {
             m.kernel == kernel && m.backend == backend && size.is_none_or(|s| m.rows == s)
@@ -119,115 +163,141 @@ impl Results {
     }
 }
 
-/// Runs the comparison of `options`, writes the reports under `options.out` and returns the
-/// results. `exe` is this program, run again as the counting child. Disagreements are in
-/// the results (and the reports); the caller decides that they fail the run.
-pub fn compare(options: &Options, exe: &Path) -> Result<Results> {
-    let kernels = match options.kernel {
-        KernelChoice::Julia => vec![Kernel::Julia],
-        KernelChoice::Diffusion => vec![Kernel::Diffusion],
-        KernelChoice::All => vec![Kernel::Julia, Kernel::Diffusion],
-    };
-    let quick = options.quick;
-    let sizes = options.sizes.clone().unwrap_or_else(|| {
-        if quick {
-            QUICK_SIZES.to_vec()
-        } else {
-            DEFAULT_SIZES.to_vec()
-        }
-    });
-    let steps = options.steps.unwrap_or(if quick {
-        QUICK_STEPS
-    } else {
-        diffusion::BOOK_STEPS
-    });
-    let repeat = options
-        .repeat
-        .unwrap_or(if quick { QUICK_REPEAT } else { DEFAULT_REPEAT });
-    for (name, value) in [("--steps", steps as usize), ("--repeat", repeat as usize)] {
+/// What `compare` tells its caller while it runs (a progress bar; `()` says nothing).
+pub trait Observer: Sync {
+    /// Measuring starts: `cells` backend x workload cells, then `counts` counting children.
+    fn planned(&self, cells: usize, counts: usize) {
+        let _ = (cells, counts);
+    }
+    /// One cell or count begins (`what` names it).
+    fn started(&self, what: &str) {
+        let _ = what;
+    }
+    /// One cell or count is done.
+    fn finished(&self) {}
+}
+
+impl Observer for () {}
+
+/// Runs the comparison of `options` and returns the results. `exe` is this program, run
+/// again as the counting child. Disagreements are in the results; the caller decides that
+/// they fail the run.
+pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result<Results> {
+    let start = std::time::Instant::now();
+    for (name, value) in [
+        ("steps", options.steps as usize),
+        ("kernels", options.kernels.len()),
+    ] {
         if value == 0 {
-            return Err(Error::invalid(name, value, "an integer >= 1"));
+            return Err(Error::invalid(name, value, "at least 1"));
         }
     }
-    if let Some(&zero) = sizes.iter().find(|&&n| n == 0) {
+    if let Some(&zero) = options.sizes.iter().find(|&&n| n == 0) {
         return Err(Error::invalid(
-            "--sizes",
+            "sizes",
             zero,
             "grid sizes >= 1, e.g. 256,512",
         ));
     }
-
     let (backends, unavailable) = select_backends(options.backends.as_deref())?;
     let plan = counters::plan(options.counters, options.cache_sim)?;
-    check_writable(&options.out)?;
-
+    let workloads = options.workloads();
     let settings = Settings {
-        kernels: kernels.clone(),
+        kernels: options.kernels.clone(),
         backends: backends.iter().map(|b| b.name().to_string()).collect(),
         unavailable,
-        julia: (julia::BOOK_SIZE, julia::BOOK_SIZE, julia::BOOK_MAX_ITER),
-        sizes: sizes.clone(),
-        steps,
-        warmup: WARMUP,
-        repeat,
-        quick,
+        workloads: workloads.clone(),
+        sizes: options.sizes.clone(),
+        steps: options.steps,
+        budget: options.budget,
+        quick: options.quick,
         counters: plan.describe(),
     };
     let machine = Machine::describe(backends.iter().map(|b| &**b));
+    let jobs = counter_jobs(&plan, options, &backends);
+    observer.planned(workloads.len() * backends.len(), jobs.len());
 
-    let problems: Vec<measure::Problem> = kernels
-        .iter()
-        .flat_map(|&k| match k {
-            Kernel::Julia => vec![measure::Problem::Julia {
-                height: settings.julia.0,
-                width: settings.julia.1,
-                max_iter: settings.julia.2,
-            }],
-            Kernel::Diffusion => sizes
-                .iter()
-                .map(|&n| measure::Problem::Diffusion {
-                    rows: n,
-                    cols: n,
-                    steps,
-                })
-                .collect(),
-        })
-        .collect();
+    // The machine is measured before and after the cells, and the ceilings are the better
+    // of the two: a vCPU starved for part of the run shows in the two effective-core figures.
+    observer.started("calibrating the machine");
+    let first_calibration = Calibration::measure();
+    observer.finished();
 
-    let bar = progress_bar((problems.len() * backends.len()) as u64);
-    let mut measurements = Vec::new();
-    for problem in &problems {
-        measurements.extend(measure::problem(problem, &backends, WARMUP, repeat, &bar)?);
+    let mut measurements: Vec<Measurement> = Vec::new();
+    for workload in &workloads {
+        let mut reference: Option<Reference> = None;
+        for backend in &backends {
+            let name = backend.name();
+            observer.started(&format!("{} {workload} {name}", workload.kernel().as_str()));
+            let predicted = predict(&measurements, name, workload);
+            let m = if options.budget.skips(predicted) {
+                Measurement::skipped(
+                    name,
+                    workload,
+                    Skipped {
+                        predicted_seconds: predicted.unwrap_or_default(),
+                        budget_seconds: options.budget.cell_seconds,
+                    },
+                )
+            } else {
+                let (mut m, output) =
+                    measure::cell(&**backend, workload, &options.budget, reference.as_ref())?;
+                if name == "scalar" {
+                    m.mark_reference();
+                    reference = Some(output);
+                }
+                m
+            };
+            measurements.push(m);
+            observer.finished();
+        }
     }
-    bar.finish_and_clear();
 
-    let jobs = counter_jobs(&plan, &settings, &measurements);
-    let (counters, mut counter_failures) = count_all(&plan, jobs, exe);
+    observer.started("calibrating the machine again");
+    let calibration = first_calibration.combine(&Calibration::measure());
+    observer.finished();
+    for m in &mut measurements {
+        m.place(&calibration);
+    }
+
+    let (counters, mut counter_failures) = count_all(&plan, &jobs, exe, observer);
     if matches!(plan, Plan::Callgrind { .. }) {
-        let mut device: Vec<(Kernel, &str)> = measurements
-            .iter()
-            .filter(|m| m.transfer.is_some())
-            .map(|m| (m.kernel, m.backend.as_str()))
-            .collect();
-        device.dedup();
-        counter_failures.extend(device.into_iter().map(|(kernel, backend)| {
+        counter_failures.extend(backends.iter().filter(|b| is_device(&***b)).map(|b| {
             format!(
-                "{backend} {}: a device backend is not run under callgrind (it would count \
-                 the driver's simulation on the CPU, not the device)",
-                kernel.as_str()
+                "{}: a device backend is not run under callgrind (it would count the driver's \
+                 simulation on the CPU, not the device)",
+                b.name()
             )
         }));
     }
-
-    let results = Results {
+    Ok(Results {
         machine,
+        calibration,
         settings,
         measurements,
         counters,
         counter_failures,
-    };
-    report::write_all(&results, &options.out)?;
-    Ok(results)
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// The seconds one call of `backend` on `workload` should take, scaled from the largest
+/// smaller diffusion workload it was measured on (Julia has one workload: no prediction).
+fn predict(measurements: &[Measurement], backend: &str, workload: &Workload) -> Option<f64> {
+    let updates = workload.diffusion_updates()?;
+    let smaller = measurements
+        .iter()
+        .filter(|m| m.backend == backend && m.kernel == Kernel::Diffusion)
+        .filter_map(|m| m.timing())
+        .filter(|t| t.updates < updates)
+        .max_by_key(|t| t.updates)
+        .map(|t| (t.updates, t.median));
+    budget::predict(smaller, updates)
+}
+
+/// Whether `backend` computes on a device rather than the CPU.
+fn is_device(backend: &dyn Backend) -> bool {
+    backend.cpu_threads().is_none()
 }
 
 /// The backends to measure, built once (`scalar` first, added when not asked for: it is the
@@ -235,8 +305,8 @@ pub fn compare(options: &Options, exe: &Path) -> Result<Results> {
 #[allow(clippy::type_complexity)]
 fn select_backends(
     requested: Option<&[String]>,
-) -> Result<(Vec<Box<dyn crate::Backend>>, Vec<(String, String)>)> {
-    let mut chosen: Vec<Box<dyn crate::Backend>> = Vec::new();
+) -> Result<(Vec<Box<dyn Backend>>, Vec<(String, String)>)> {
+    let mut chosen: Vec<Box<dyn Backend>> = Vec::new();
     let mut unavailable = Vec::new();
     match requested {
         Some(names) => {
@@ -271,140 +341,95 @@ fn select_backends(
     Ok((chosen, unavailable))
 }
 
-/// Creates `--out` and checks that files can be written there, before anything is measured.
-fn check_writable(out: &Path) -> Result<()> {
-    let io = |source| Error::Io {
-        arg: "--out",
-        path: out.to_path_buf(),
-        source,
-    };
-    std::fs::create_dir_all(out).map_err(io)?;
-    tempfile::tempfile_in(out).map(drop).map_err(io)
-}
-
-fn progress_bar(len: u64) -> indicatif::ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} {msg}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar
-}
-
-/// What to count: with perf, every measured problem (counting is as fast as running); with
-/// callgrind, one smaller problem per kernel and backend. Device backends are not run under
-/// callgrind: it would simulate the software driver's threads, not the device.
+/// What to count: with perf, every workload; with callgrind, one smaller workload per kernel
+/// (never larger than what the run measured). Device backends are not run under callgrind:
+/// it would simulate the software driver's threads, not the device.
 fn counter_jobs(
     plan: &Plan,
-    settings: &Settings,
-    measurements: &[Measurement],
-) -> Vec<(Job, bool)> {
-    match plan {
-        Plan::Off { .. } => Vec::new(),
-        Plan::Perf => measurements
+    options: &Options,
+    backends: &[Box<dyn Backend>],
+) -> Vec<(String, Workload, bool)> {
+    let workloads = match plan {
+        Plan::Off { .. } => return Vec::new(),
+        Plan::Perf => options.workloads(),
+        Plan::Callgrind { .. } => options
+            .kernels
             .iter()
-            .map(|m| {
-                (
-                    Job {
-                        kernel: m.kernel,
-                        backend: m.backend.clone(),
-                        rows: m.rows,
-                        cols: m.cols,
-                        iterations: m.iterations,
-                    },
-                    m.transfer.is_some(),
-                )
+            .map(|&kernel| match kernel {
+                Kernel::Julia => {
+                    let (rows, cols) = if options.quick {
+                        CALLGRIND_JULIA_QUICK
+                    } else {
+                        CALLGRIND_JULIA
+                    };
+                    let book = Workload::julia_book();
+                    let iterations = book.iterations();
+                    book.resized((rows, cols), iterations)
+                }
+                Kernel::Diffusion => {
+                    let (n, steps) = if options.quick {
+                        CALLGRIND_DIFFUSION_QUICK
+                    } else {
+                        CALLGRIND_DIFFUSION
+                    };
+                    let smallest = options.sizes.iter().copied().min().unwrap_or(n);
+                    let n = n.min(smallest);
+                    Workload::diffusion_book(n, n, steps.min(options.steps))
+                }
             })
             .collect(),
-        Plan::Callgrind { .. } => {
-            let mut jobs = Vec::new();
-            for &kernel in &settings.kernels {
-                let ((rows, cols), iterations) = match (kernel, settings.quick) {
-                    (Kernel::Julia, false) => (CALLGRIND_JULIA, settings.julia.2),
-                    (Kernel::Julia, true) => (CALLGRIND_JULIA_QUICK, settings.julia.2),
-                    (Kernel::Diffusion, q) => {
-                        let (n, steps) = if q {
-                            CALLGRIND_DIFFUSION_QUICK
-                        } else {
-                            CALLGRIND_DIFFUSION
-                        };
-                        // Never more than the run itself measured.
-                        let smallest = settings.sizes.iter().copied().min().unwrap_or(n);
-                        let n = n.min(smallest);
-                        ((n, n), steps.min(settings.steps))
-                    }
-                };
-                for m in measurements.iter().filter(|m| m.kernel == kernel) {
-                    if m.transfer.is_some()
-                        || jobs.iter().any(|(j, _): &(Job, bool)| {
-                            j.kernel == kernel && j.backend == m.backend
-                        })
-                    {
-                        continue;
-                    }
-                    jobs.push((
-                        Job {
-                            kernel,
-                            backend: m.backend.clone(),
-                            rows,
-                            cols,
-                            iterations,
-                        },
-                        false,
-                    ));
-                }
+    };
+    let callgrind = matches!(plan, Plan::Callgrind { .. });
+    let mut jobs = Vec::new();
+    for workload in &workloads {
+        for backend in backends {
+            let device = is_device(&**backend);
+            if !(callgrind && device) {
+                jobs.push((backend.name().to_string(), workload.clone(), device));
             }
-            jobs
         }
     }
+    jobs
 }
 
 /// Runs the counting children, as many at a time as there are CPUs (after the timings, so
 /// they disturb no timed run), and returns the records in job order and the failures.
-fn count_all(plan: &Plan, jobs: Vec<(Job, bool)>, exe: &Path) -> (Vec<CounterRecord>, Vec<String>) {
-    if jobs.is_empty() {
-        return (Vec::new(), Vec::new());
-    }
-    let bar = progress_bar(jobs.len() as u64);
-    bar.set_message(format!(
-        "counting instructions ({})",
-        match plan {
-            Plan::Perf => "perf",
-            _ => "callgrind",
-        }
-    ));
+fn count_all(
+    plan: &Plan,
+    jobs: &[(String, Workload, bool)],
+    exe: &Path,
+    observer: &dyn Observer,
+) -> (Vec<CounterRecord>, Vec<String>) {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(jobs.len());
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut slots: Vec<Option<Result<CounterRecord>>> = (0..jobs.len()).map(|_| None).collect();
-    let slots_lock = std::sync::Mutex::new(&mut slots);
+    let slots: Vec<std::sync::Mutex<Option<Result<CounterRecord>>>> =
+        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((job, device)) = jobs.get(i) else {
+                    let Some((backend, workload, device)) = jobs.get(i) else {
                         break;
                     };
-                    let record = counters::count(plan, job, exe, COUNTER_TIMEOUT, *device);
-                    slots_lock.lock().expect("no worker panics")[i] = Some(record);
-                    bar.inc(1);
+                    observer.started(&format!("counting {backend} {workload}"));
+                    let record =
+                        counters::count(plan, backend, workload, exe, COUNTER_TIMEOUT, *device);
+                    *slots[i].lock().expect("no worker panics") = Some(record);
+                    observer.finished();
                 }
             });
         }
     });
-    bar.finish_and_clear();
     let mut records = Vec::new();
     let mut failures = Vec::new();
-    for slot in slots.into_iter().flatten() {
-        match slot {
-            Ok(r) => records.push(r),
-            Err(e) => failures.push(e.to_string()),
+    for slot in slots {
+        match slot.into_inner().expect("no worker panics") {
+            Some(Ok(r)) => records.push(r),
+            Some(Err(e)) => failures.push(e.to_string()),
+            None => {}
         }
     }
     (records, failures)

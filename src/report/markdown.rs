@@ -1,0 +1,420 @@
+//! The Markdown report: the book's tables for this machine, each figure beside the machine's
+//! own limits measured in the same run.
+
+use std::fmt::Write as _;
+
+use crate::harness::calibration::Calibration;
+use crate::harness::measure::{Measurement, Outcome, Timing};
+use crate::harness::roofline::Bound;
+use crate::harness::{Results, Settings};
+use crate::problem::Kernel;
+use crate::registry::Agreement;
+use crate::report::{bytes, secs, si};
+
+/// A cell of a per-size table for a measurement (`None` if there is none).
+type Cell<'a> = &'a dyn Fn(&Timing) -> String;
+
+/// What a skipped cell says in the tables.
+pub fn skipped_cell(m: &Measurement) -> Option<String> {
+    match &m.outcome {
+        Outcome::Skipped(s) => Some(format!(
+            "skipped (predicted {} s > budget {} s)",
+            secs(s.predicted_seconds),
+            secs(s.budget_seconds)
+        )),
+        Outcome::Measured(_) => None,
+    }
+}
+
+/// The agreement column: verdict, class and how the results compare.
+pub fn agreement_cell(t: &Timing) -> String {
+    let verdict = match (t.agreement.checked, t.agreement.pass) {
+        (false, _) => "unchecked",
+        (true, true) => "ok",
+        (true, false) => "**FAIL**",
+    };
+    format!(
+        "{verdict} ({}): {}",
+        class_name(t.agreement.class),
+        t.agreement.detail
+    )
+}
+
+pub fn class_name(class: Agreement) -> &'static str {
+    match class {
+        Agreement::Exact => "exact",
+        Agreement::ToleranceF64 => "f64 tolerance",
+        Agreement::ToleranceF32 => "f32 tolerance",
+    }
+}
+
+/// `43 % of compute floor` / `61 % of memory floor`, or empty for device backends.
+pub fn limit_cell(t: &Timing) -> String {
+    t.roofline.as_ref().map_or(String::new(), |r| {
+        let bound = match r.bound {
+            Bound::Compute => "compute",
+            Bound::Memory => "memory",
+        };
+        format!("{:.0} % of {bound} floor", 100.0 * r.fraction)
+    })
+}
+
+fn speedup_cell(t: &Timing) -> String {
+    t.speedup.map_or("n/a".into(), |s| format!("{s:.2}x"))
+}
+
+fn allocs_cell(t: &Timing) -> String {
+    t.allocations.map_or("n/a".to_string(), |a| {
+        format!("{} / {}", a.allocations, bytes(a.bytes))
+    })
+}
+
+fn transfer_cell(t: &Timing) -> String {
+    t.transfer.map_or(String::new(), |t| {
+        format!(
+            "upload {} / compute {} / read-back {}",
+            secs(t.upload),
+            secs(t.compute),
+            secs(t.read_back)
+        )
+    })
+}
+
+fn runs_cell(t: &Timing) -> String {
+    let warm = if t.warmed_up { "" } else { ", no warm-up" };
+    format!("{}{warm}", t.seconds.len())
+}
+
+/// The calibration in a few lines.
+pub fn calibration_lines(c: &Calibration) -> Vec<String> {
+    let mut lines = Vec::new();
+    for m in &c.mixes {
+        lines.push(format!(
+            "{} exact mix ({}): {}/s per {} on one core, {}/s on {} threads",
+            m.kernel,
+            m.mix,
+            si(m.one_core_per_s),
+            m.unit,
+            si(m.all_cores_per_s),
+            c.threads,
+        ));
+    }
+    if let Some(e) = c.effective_cores {
+        let samples: Vec<String> = c
+            .effective_cores_samples
+            .iter()
+            .map(|s| format!("{s:.2}"))
+            .collect();
+        lines.push(format!(
+            "effective cores: {e:.2} of {} (the diffusion mix on every logical CPU at once;              measured {})",
+            c.threads,
+            samples.join(" then ")
+        ));
+    }
+    let gb = |b: f64| format!("{:.1} GB/s", b / 1e9);
+    let m = &c.memory;
+    lines.push(format!(
+        "memory ({} buffers): read {} (1 thread) / {} (all), copy {} / {} (16 B per \
+         element moved)",
+        bytes(m.buffer_bytes),
+        gb(m.read_one_thread),
+        gb(m.read_all_threads),
+        gb(m.copy_one_thread),
+        gb(m.copy_all_threads)
+    ));
+    if let Some(llc) = c.last_level_cache_bytes {
+        lines.push(format!("last-level cache: {}", bytes(llc)));
+    }
+    lines
+}
+
+/// The Markdown report.
+pub fn markdown(r: &Results) -> String {
+    let s = &r.settings;
+    let mut md = String::new();
+    let _ = writeln!(md, "# lancehead compare\n");
+    let _ = writeln!(md, "- Machine: {}", r.machine.summary());
+    let _ = writeln!(md, "- Build: {}", r.machine.lancehead);
+    for (tool, version) in &r.machine.compilers {
+        let _ = writeln!(md, "- `{tool}`: {version}");
+    }
+    for (backend, details) in &r.machine.backends {
+        if !details.is_empty() {
+            let d: Vec<String> = details.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(md, "- `{backend}`: {}", d.join(", "));
+        }
+    }
+    for (backend, reason) in &s.unavailable {
+        let _ = writeln!(md, "- `{backend}` not measured: {reason}");
+    }
+    let _ = writeln!(
+        md,
+        "- Calibration ({}, {:.2} s, at the start and the end of the run; the better of the          two):",
+        r.calibration.vector_isa, r.calibration.seconds
+    );
+    for line in calibration_lines(&r.calibration) {
+        let _ = writeln!(md, "  - {line}");
+    }
+    let _ = writeln!(md, "- Timing: {}", timing_rule(s));
+    let _ = writeln!(md, "- Instruction counts: {}", s.counters);
+    let _ = writeln!(md, "- The whole run took {:.0} s", r.seconds);
+    md.push('\n');
+
+    if s.kernels.contains(&Kernel::Julia) {
+        julia_section(r, &mut md);
+    }
+    if s.kernels.contains(&Kernel::Diffusion) {
+        diffusion_sections(r, &mut md);
+    }
+    counters_section(r, &mut md);
+    md
+}
+
+/// How cells were timed, in one sentence.
+pub fn timing_rule(s: &Settings) -> String {
+    let b = &s.budget;
+    let sampling = match b.fixed_runs {
+        Some(n) => format!("one warm-up and {n} timed runs per cell"),
+        None => format!(
+            "adaptive: about {} s of timed runs per cell after a warm-up ({}–{} runs), a \
+             single timed run for a kernel that takes {} s or more",
+            secs(b.sampling_seconds),
+            b.min_runs,
+            b.max_runs,
+            secs(b.sampling_seconds / 2.0),
+        ),
+    };
+    format!(
+        "{sampling}; median (min–max) seconds of the kernel call alone; a cell predicted \
+         to take more than {} s is skipped (rerun with a larger budget to include it)",
+        secs(b.cell_seconds)
+    )
+}
+
+fn julia_section(r: &Results, md: &mut String) {
+    let Some(workload) = r
+        .settings
+        .workloads
+        .iter()
+        .find(|w| w.kernel() == Kernel::Julia)
+    else {
+        return;
+    };
+    let _ = writeln!(
+        md,
+        "## Julia set, {workload} (book: sum of counts 33219980)\n"
+    );
+    let _ = writeln!(
+        md,
+        "| backend | seconds | runs | speed-up vs scalar | z-updates/s | vs the machine | \
+         checksum | agreement | allocations / bytes in call | peak RSS | device split |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|");
+    for m in r.measurements.iter().filter(|m| m.kernel == Kernel::Julia) {
+        match m.timing() {
+            None => {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} | | | | | | | | | |",
+                    m.backend,
+                    skipped_cell(m).unwrap_or_default()
+                );
+            }
+            Some(t) => {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {} ({}–{}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    m.backend,
+                    secs(t.median),
+                    secs(t.min),
+                    secs(t.max),
+                    runs_cell(t),
+                    speedup_cell(t),
+                    si(t.updates_per_second),
+                    limit_cell(t),
+                    t.checksum,
+                    agreement_cell(t),
+                    allocs_cell(t),
+                    t.peak_rss_bytes.map_or("n/a".to_string(), bytes),
+                    transfer_cell(t),
+                );
+            }
+        }
+    }
+    md.push('\n');
+}
+
+fn diffusion_sections(r: &Results, md: &mut String) {
+    let s = &r.settings;
+    let table = |md: &mut String, cell: Cell| {
+        let cols: Vec<String> = s.sizes.iter().map(|n| format!("{n}x{n}")).collect();
+        let _ = writeln!(md, "| backend | {} |", cols.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---:|".repeat(s.sizes.len()));
+        for backend in &s.backends {
+            let cells: Vec<String> = s
+                .sizes
+                .iter()
+                .map(|&n| {
+                    r.find(Kernel::Diffusion, backend, Some(n))
+                        .map_or(String::new(), |m| {
+                            skipped_cell(m).unwrap_or_else(|| cell(m.timing().expect("measured")))
+                        })
+                })
+                .collect();
+            let _ = writeln!(md, "| `{backend}` | {} |", cells.join(" | "));
+        }
+        md.push('\n');
+    };
+
+    let _ = writeln!(
+        md,
+        "## Diffusion, {} steps: seconds per run (Table 6-1)\n",
+        s.steps
+    );
+    table(md, &|t| secs(t.median));
+    let _ = writeln!(
+        md,
+        "## Diffusion, {} steps: speed-up vs scalar (Table 6-2)\n",
+        s.steps
+    );
+    table(md, &speedup_cell);
+    let _ = writeln!(md, "## Diffusion: cell-updates/s\n");
+    table(md, &|t| si(t.updates_per_second));
+    let _ = writeln!(
+        md,
+        "## Diffusion: against the machine's limits\n\nThe least time the work could take \
+         on the cores the backend used: the exact operation mix at the calibrated issue rate \
+         (compute floor), or — for grids larger than the last-level cache — 16 bytes per cell \
+         update per pass over memory at the calibrated copy bandwidth (memory floor), \
+         whichever is larger; shown as a share of the measured time.\n"
+    );
+    table(md, &limit_cell);
+
+    let _ = writeln!(md, "## Diffusion: agreement, allocations, memory\n");
+    let _ = writeln!(
+        md,
+        "| backend | grid | seconds | runs | checksum | agreement | allocations / bytes in \
+         call | peak RSS | device split |"
+    );
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---|---:|---:|---|");
+    for m in r
+        .measurements
+        .iter()
+        .filter(|m| m.kernel == Kernel::Diffusion)
+    {
+        let grid = format!("{}x{}", m.rows, m.cols);
+        match m.timing() {
+            None => {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {grid} | {} | | | | | | |",
+                    m.backend,
+                    skipped_cell(m).unwrap_or_default()
+                );
+            }
+            Some(t) => {
+                let _ = writeln!(
+                    md,
+                    "| `{}` | {grid} | {} ({}–{}) | {} | {} | {} | {} | {} | {} |",
+                    m.backend,
+                    secs(t.median),
+                    secs(t.min),
+                    secs(t.max),
+                    runs_cell(t),
+                    t.checksum,
+                    agreement_cell(t),
+                    allocs_cell(t),
+                    t.peak_rss_bytes.map_or("n/a".to_string(), bytes),
+                    transfer_cell(t),
+                );
+            }
+        }
+    }
+    md.push('\n');
+}
+
+/// The counter columns present, in the book's `perf stat` order, then any others.
+pub fn counter_columns(r: &Results) -> Vec<String> {
+    const ORDER: [&str; 16] = [
+        "instructions",
+        "Ir",
+        "cycles",
+        "cache-references",
+        "cache-misses",
+        "branches",
+        "branch-misses",
+        "page-faults",
+        "Dr",
+        "Dw",
+        "I1mr",
+        "D1mr",
+        "D1mw",
+        "ILmr",
+        "DLmr",
+        "DLmw",
+    ];
+    let records = &r.counters;
+    let mut columns: Vec<String> = ORDER
+        .iter()
+        .filter(|c| records.iter().any(|r| r.events.contains_key(**c)))
+        .map(|c| c.to_string())
+        .collect();
+    for rec in records {
+        for k in rec.events.keys() {
+            if !columns.contains(k) {
+                columns.push(k.clone());
+            }
+        }
+    }
+    columns
+}
+
+fn counters_section(r: &Results, md: &mut String) {
+    let _ = writeln!(md, "## Instruction counts\n");
+    let _ = writeln!(md, "Source: {}\n", r.settings.counters);
+    if !r.counters.is_empty() {
+        let columns = counter_columns(r);
+        let _ = writeln!(
+            md,
+            "| kernel | backend | problem counted | source | instructions per update | {} |",
+            columns.join(" | ")
+        );
+        let _ = writeln!(
+            md,
+            "|---|---|---|---|---:|{}",
+            "---:|".repeat(columns.len())
+        );
+        for c in &r.counters {
+            let per_update = c
+                .instructions()
+                .filter(|_| c.updates > 0)
+                .map_or(String::new(), |n| {
+                    format!("{:.2}", n as f64 / c.updates as f64)
+                });
+            let cells: Vec<String> = columns
+                .iter()
+                .map(|k| c.events.get(k).map_or(String::new(), |&v| v.to_string()))
+                .collect();
+            let source = if c.host_side_only {
+                format!("{} (host side only)", c.source.as_str())
+            } else {
+                c.source.as_str().to_string()
+            };
+            let _ = writeln!(
+                md,
+                "| {} | `{}` | {} | {source} | {per_update} | {} |",
+                c.kernel.as_str(),
+                c.backend,
+                c.problem,
+                cells.join(" | ")
+            );
+        }
+        md.push('\n');
+    }
+    for f in &r.counter_failures {
+        let _ = writeln!(md, "- not counted: {f}");
+    }
+    if !r.counter_failures.is_empty() {
+        md.push('\n');
+    }
+}

@@ -31,5 +31,15 @@ cargo fmt --all -- --check
 LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features
 # The criterion benches must keep compiling (`cargo bench` runs them).
 cargo bench --all-features --no-run
-# A build without the optional backends: the registry must name the feature that brings each.
-cargo test --no-default-features --test bad_input --test cli
+# A build without the optional backends (the CLI only): the registry must name the feature that
+# brings each.
+cargo test --no-default-features --features cli --test bad_input --test cli
+# The kernels alone, as a crate that depends on lancehead with default-features = false gets
+# them: they build, and none of the harness's or the binary's dependencies come along.
+cargo build --no-default-features --lib
+heavy=$(cargo tree -e normal --no-default-features --prefix none --format '{p}' |
+    grep -E '^(clap|plotters|indicatif|resvg|comfy-table|csv|perf-event2) ' || true)
+if [ -n "$heavy" ]; then
+    echo "lancehead with default-features = false depends on: $heavy" >&2
+    exit 1
+fi

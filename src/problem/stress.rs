@@ -52,6 +52,20 @@ impl Rng {
         self.next_u64() % n
     }
 
+    /// A random f64 of random sign whose binary exponent is uniform from the subnormals' to
+    /// `max_exponent` (at most 1023), mantissa bits random too, so `|x| < 2^(max_exponent + 1)`.
+    pub fn any_magnitude(&mut self, max_exponent: i32) -> f64 {
+        assert!(
+            (-1022..=1023).contains(&max_exponent),
+            "a finite f64 exponent"
+        );
+        // Biased exponent 0 is the subnormals, 1 the smallest normals (2^-1022).
+        let biased = self.below((max_exponent + 1023 + 1) as u64);
+        let mantissa = self.next_u64() & ((1u64 << 52) - 1);
+        let sign = self.next_u64() & (1u64 << 63);
+        f64::from_bits(sign | (biased << 52) | mantissa)
+    }
+
     /// A `rows x cols` grid of [`unit`](Self::unit) values.
     pub fn grid(&mut self, rows: usize, cols: usize) -> Array2<f64> {
         Array2::from_shape_simple_fn((rows, cols), || self.unit())
@@ -317,23 +331,13 @@ impl DiffusionCase {
     }
 }
 
-/// A random f64 of random sign whose binary exponent is uniform from the subnormals' to
-/// `max_exponent` (mantissa bits random too), so `|x| < 2^(max_exponent + 1)`.
-fn any_magnitude(rng: &mut Rng, max_exponent: i32) -> f64 {
-    // Biased exponent 0 is the subnormals, 1 the smallest normals (2^-1022).
-    let biased = rng.below((max_exponent + 1023 + 1) as u64);
-    let mantissa = rng.next_u64() & ((1u64 << 52) - 1);
-    let sign = rng.next_u64() & (1u64 << 63);
-    f64::from_bits(sign | (biased << 52) | mantissa)
-}
-
 /// The diffusion cases, each with the shortcuts it catches (proved by the tests, measured
 /// share of changed cells in `cargo test --test stress -- --nocapture`).
 pub fn diffusion_cases() -> Vec<DiffusionCase> {
     let mut rng = Rng::new(0x1A2C_E4EA_D011);
     let book = |rows, cols| DiffusionParams::book(rows, cols).expect("valid shape");
-    let full_range = Array2::from_shape_simple_fn((40, 37), || any_magnitude(&mut rng, 996));
-    let tiny = Array2::from_shape_simple_fn((33, 29), || any_magnitude(&mut rng, -1000));
+    let full_range = Array2::from_shape_simple_fn((40, 37), || rng.any_magnitude(996));
+    let tiny = Array2::from_shape_simple_fn((33, 29), || rng.any_magnitude(-1000));
     let smallest = f64::from_bits(1);
     let zeros = Array2::from_shape_simple_fn((24, 23), || match rng.below(100) {
         0..90 => -0.0,

@@ -4,6 +4,7 @@
 //! (row, column), and the largest difference, so a failing test or a `compare` run says more
 //! than "not equal".
 
+use std::cell::OnceCell;
 use std::fmt;
 
 use ndarray::ArrayView2;
@@ -470,6 +471,86 @@ impl fmt::Display for ChaoticDiff {
     }
 }
 
+/// Judges Julia counts on one chaotic problem, in any backend's class: exact backends by
+/// identity, tolerance backends by the rounding horizon of their precision. The horizons are
+/// computed on first use and kept, so one judge serves every backend of a run.
+#[derive(Debug)]
+pub struct ChaoticJudge<'a> {
+    params: &'a JuliaParams,
+    f64_horizon: OnceCell<RoundingHorizon>,
+    f32_horizon: OnceCell<RoundingHorizon>,
+}
+
+/// What a [`ChaoticJudge`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JuliaJudgement {
+    /// An exact backend: the plain comparison.
+    Exact(JuliaDiff),
+    /// A tolerance backend: the comparison on the pixels that rounding determines.
+    Tolerance(ChaoticDiff, Agreement),
+}
+
+impl JuliaJudgement {
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            JuliaJudgement::Exact(diff) => diff.verdict(Agreement::Exact),
+            JuliaJudgement::Tolerance(judged, class) => judged.verdict(*class),
+        }
+    }
+
+    /// The plain comparison (share, checksum difference, max |Δcount|).
+    pub fn diff(&self) -> &JuliaDiff {
+        match self {
+            JuliaJudgement::Exact(diff) => diff,
+            JuliaJudgement::Tolerance(judged, _) => &judged.diff,
+        }
+    }
+}
+
+impl fmt::Display for JuliaJudgement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JuliaJudgement::Exact(diff) => write!(f, "{}: {diff}", self.verdict()),
+            JuliaJudgement::Tolerance(judged, _) => write!(f, "{}: {judged}", self.verdict()),
+        }
+    }
+}
+
+impl<'a> ChaoticJudge<'a> {
+    pub fn new(params: &'a JuliaParams) -> Self {
+        ChaoticJudge {
+            params,
+            f64_horizon: OnceCell::new(),
+            f32_horizon: OnceCell::new(),
+        }
+    }
+
+    /// The problem's rounding horizon for `precision`, computed once.
+    pub fn horizon(&self, precision: Precision) -> &RoundingHorizon {
+        let cell = match precision {
+            Precision::F64 => &self.f64_horizon,
+            Precision::F32 => &self.f32_horizon,
+        };
+        cell.get_or_init(|| RoundingHorizon::new(self.params, precision))
+    }
+
+    /// `candidate`'s counts against the `reference` (`scalar`'s) for a backend of `class`.
+    pub fn judge(
+        &self,
+        class: Agreement,
+        reference: ArrayView2<'_, u32>,
+        candidate: ArrayView2<'_, u32>,
+    ) -> JuliaJudgement {
+        match class {
+            Agreement::Exact => JuliaJudgement::Exact(JuliaDiff::new(reference, candidate)),
+            _ => JuliaJudgement::Tolerance(
+                ChaoticDiff::new(self.horizon(Precision::of(class)), reference, candidate),
+                class,
+            ),
+        }
+    }
+}
+
 /// Diffusion grids compared with the reference.
 ///
 /// Two cells match when their bits are equal or when both are NaN, whatever the payload and
@@ -850,6 +931,36 @@ mod tests {
         assert_eq!(judged.verdict(Agreement::Exact), Verdict::ExactDiffers);
         let same = ChaoticDiff::new(&horizon, reference.view(), reference.view());
         assert_eq!(same.verdict(Agreement::ToleranceF64), Verdict::Identical);
+    }
+
+    #[test]
+    fn the_judge_uses_each_class_own_rule() {
+        let params = spiral();
+        let reference = canonical(&params);
+        let judge = ChaoticJudge::new(&params);
+        let mut candidate = reference.clone();
+        // The first pixel escapes at once, far outside: determined in every precision.
+        assert!(judge.horizon(Precision::F32).is_determined((0, 0)));
+        candidate[[0, 0]] += 1;
+        let exact = judge.judge(Agreement::Exact, reference.view(), candidate.view());
+        assert!(matches!(exact, JuliaJudgement::Exact(_)));
+        assert_eq!(exact.verdict(), Verdict::ExactDiffers);
+        for class in [Agreement::ToleranceF64, Agreement::ToleranceF32] {
+            let judged = judge.judge(class, reference.view(), candidate.view());
+            assert_eq!(judged.verdict(), Verdict::OutsideTolerance, "{judged}");
+            assert_eq!(judged.diff().differing, 1);
+            let JuliaJudgement::Tolerance(chaotic, _) = judged else {
+                panic!("a tolerance class is judged by the horizon")
+            };
+            assert_eq!(chaotic.precision, Precision::of(class));
+        }
+        let same = judge.judge(Agreement::ToleranceF32, reference.view(), reference.view());
+        assert_eq!(same.verdict(), Verdict::Identical);
+        assert!(
+            same.to_string()
+                .starts_with("identical: all 2501 pixels identical"),
+            "{same}"
+        );
     }
 
     #[test]

@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::collections::HashMap;
-
 use common::{Rng, candidates, evolve, julia, load, scalar};
-use lancehead::agreement::{ChaoticDiff, GridDiff, JuliaDiff, Precision, RoundingHorizon, Verdict};
+use lancehead::agreement::{ChaoticJudge, GridDiff, JuliaDiff, Verdict};
 use lancehead::backend::registry::Agreement;
 use lancehead::problem::julia::BOOK_C;
 use lancehead::problem::{Kernel, stress};
@@ -109,10 +107,9 @@ fn julia_agrees_with_scalar() {
                 ..diff.clone()
             };
             if class != Agreement::Exact && !one_pixel.within(class) {
-                let horizon = RoundingHorizon::new(params, Precision::of(class));
-                let judged = ChaoticDiff::new(&horizon, expected.view(), counts.view());
+                let judged = ChaoticJudge::new(params).judge(class, expected.view(), counts.view());
                 assert!(
-                    judged.within(class),
+                    judged.verdict().passes(),
                     "{} julia {label}: {judged}",
                     info.name
                 );
@@ -349,7 +346,7 @@ impl Outcomes {
 fn julia_stress_cases_agree_in_class() {
     let cases = stress::julia_cases();
     let reference: Vec<_> = cases.iter().map(|c| julia(&*scalar(), &c.params)).collect();
-    let mut horizons: HashMap<(&str, Precision), RoundingHorizon> = HashMap::new();
+    let judges: Vec<_> = cases.iter().map(|c| ChaoticJudge::new(&c.params)).collect();
     let mut outcomes = Outcomes::default();
     for (info, backend) in candidates() {
         eprintln!(
@@ -358,20 +355,18 @@ fn julia_stress_cases_agree_in_class() {
             backend.details()
         );
         let class = backend.agreement(Kernel::Julia);
-        for (case, expected) in cases.iter().zip(&reference) {
+        for ((case, expected), judge) in cases.iter().zip(&reference).zip(&judges) {
             let counts = julia(&*backend, &case.params);
-            let (verdict, detail) = if class == Agreement::Exact {
-                let diff = JuliaDiff::new(expected.view(), counts.view());
-                (diff.verdict(class), diff.to_string())
-            } else {
-                let precision = Precision::of(class);
-                let horizon = horizons
-                    .entry((case.slug, precision))
-                    .or_insert_with(|| RoundingHorizon::new(&case.params, precision));
-                let judged = ChaoticDiff::new(horizon, expected.view(), counts.view());
-                (judged.verdict(class), judged.to_string())
-            };
-            outcomes.record(info.name, Kernel::Julia, case.slug, class, verdict, &detail);
+            let judged = judge.judge(class, expected.view(), counts.view());
+            let detail = judged.to_string();
+            outcomes.record(
+                info.name,
+                Kernel::Julia,
+                case.slug,
+                class,
+                judged.verdict(),
+                &detail,
+            );
         }
     }
     outcomes.check();

@@ -26,7 +26,7 @@ mod common;
 use std::fmt;
 
 use common::{candidates, evolve, is_device, julia, scalar};
-use lancehead::agreement::{ChaoticDiff, GridDiff, JuliaDiff, Precision, RoundingHorizon};
+use lancehead::agreement::{ChaoticJudge, GridDiff};
 use lancehead::problem::Kernel;
 use lancehead::problem::diffusion::STABILITY_LIMIT;
 use lancehead::problem::stress::Rng;
@@ -299,26 +299,15 @@ fn julia_backends_agree_with_scalar_on_random_problems() {
             )
             .expect("strategy makes valid problems");
             let expected = julia(&*scalar, &params);
-            let mut horizon: Option<RoundingHorizon> = None;
+            let judge = ChaoticJudge::new(&params);
             for (info, backend) in &backends {
                 let class = backend.agreement(Kernel::Julia);
                 let counts = julia(&**backend, &params);
-                let name = label(info, &**backend);
-                if class == Agreement::Exact {
-                    let diff = JuliaDiff::new(expected.view(), counts.view());
-                    prop_assert!(diff.differing == 0, "{name} on {problem:?}: {diff}");
-                    continue;
-                }
-                let precision = Precision::of(class);
-                let horizon = match &horizon {
-                    Some(h) if h.precision() == precision => h,
-                    _ => horizon.insert(RoundingHorizon::new(&params, precision)),
-                };
-                let judged = ChaoticDiff::new(horizon, expected.view(), counts.view());
+                let judged = judge.judge(class, expected.view(), counts.view());
                 prop_assert!(
-                    judged.within(class),
-                    "{name} ({class:?}) on {problem:?}: {}: {judged}",
-                    judged.verdict(class)
+                    judged.verdict().passes(),
+                    "{} ({class:?}) on {problem:?}: {judged}",
+                    label(info, &**backend)
                 );
             }
             Ok(())

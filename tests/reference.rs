@@ -1,9 +1,13 @@
-//! The scalar reference against the book's checksum and the numpy reference results (SPEC §1).
+//! The scalar reference against the book's checksum and the numpy reference results (SPEC §1),
+//! and against numpy on the stress cases of `lancehead::problem::stress` (chaotic Julia
+//! problems; grids with subnormals, signed zeros and overflow), made by
+//! `scripts/make_reference.py` in canonical order.
 
 mod common;
 
 use common::{Rng, evolve, julia, load, scalar};
-use lancehead::problem::{diffusion, julia as julia_problem};
+use lancehead::agreement::{GridDiff, JuliaDiff};
+use lancehead::problem::{diffusion, julia as julia_problem, stress};
 use lancehead::{DiffusionParams, JuliaParams, Region};
 use ndarray::Array2;
 
@@ -182,4 +186,48 @@ fn checksum_is_numpys_pairwise_sum() {
         ((i * 7919) % 1000) as f64 / 997.0 + 0.1
     });
     assert_eq!(diffusion::checksum(x.view()), 90150.45135406218);
+}
+
+#[test]
+fn julia_stress_cases_match_numpy() {
+    for case in stress::julia_cases() {
+        let counts = julia(&*scalar(), &case.params);
+        let expected = load::<u32>(&case.reference_file());
+        let diff = JuliaDiff::new(expected.view(), counts.view());
+        assert_eq!(diff.differing, 0, "{}: {diff}", case.slug);
+    }
+}
+
+/// The committed initial grids (numpy's inputs) are what the library's generator makes.
+#[test]
+fn diffusion_stress_inputs_are_the_committed_files() {
+    for case in stress::diffusion_cases() {
+        let committed = load::<f64>(&case.init_file());
+        assert_eq!(committed.dim(), case.init.dim(), "{}", case.slug);
+        let moved = committed
+            .iter()
+            .zip(&case.init)
+            .filter(|(a, b)| a.to_bits() != b.to_bits())
+            .count();
+        assert_eq!(
+            moved,
+            0,
+            "{}: the generator no longer makes {}: rerun `cargo run --example stress_inputs` \
+             and scripts/make_reference.py",
+            case.slug,
+            case.init_file()
+        );
+    }
+}
+
+/// Bit for bit, NaN matching NaN: the overflow case ends in inf and NaN, the signed-zeros case
+/// in zeros of both signs, and numpy's IEEE arithmetic agrees with `scalar` on every one.
+#[test]
+fn diffusion_stress_cases_match_numpy() {
+    for case in stress::diffusion_cases() {
+        let grid = evolve(&*scalar(), &case.params, case.init.view(), case.steps);
+        let expected = load::<f64>(&case.reference_file());
+        let diff = GridDiff::new(expected.view(), grid.view());
+        assert_eq!(diff.differing, 0, "{}: {diff}", case.slug);
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod diffusion;
 pub mod julia;
+pub mod stress;
 
 use ndarray::Array2;
 

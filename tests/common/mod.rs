@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::Output;
 
+use lancehead::registry::{self, BackendInfo};
 use lancehead::{Backend, DiffusionParams, JuliaParams};
 use ndarray::{Array2, ArrayView2};
 use ndarray_npy::{ReadNpyExt, ReadableElement};
@@ -41,27 +42,61 @@ pub fn evolve(
     grid
 }
 
-/// splitmix64: deterministic pseudo-random numbers without a dependency.
-pub struct Rng(u64);
+/// The library's fixed-seed generator (splitmix64), shared with the stress cases.
+#[allow(unused_imports)]
+pub use lancehead::problem::stress::Rng;
 
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
+/// The backends to check against `scalar`: all compiled in except `scalar` itself, plus every
+/// SIMD path this CPU supports. Those that cannot run here are reported loudly; with
+/// `LANCEHEAD_REQUIRE_ALL=1` that is a failure, and with `LANCEHEAD_REQUIRE_GPU=1` (CI, where
+/// lavapipe is installed) a GPU backend that cannot run is one.
+pub fn candidates() -> Vec<(&'static BackendInfo, Box<dyn Backend>)> {
+    let require_all = std::env::var("LANCEHEAD_REQUIRE_ALL").is_ok_and(|v| v == "1");
+    let require_gpu = std::env::var("LANCEHEAD_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    let mut found = Vec::new();
+    for probe in registry::probe_all() {
+        match probe.backend {
+            Ok(_) if probe.info.name == "scalar" => {}
+            Ok(backend) => found.push((probe.info, backend)),
+            Err(reason) if require_all || (require_gpu && is_device(probe.info)) => {
+                panic!("backend {} unavailable: {reason}", probe.info.name)
+            }
+            Err(reason) => eprintln!("SKIPPED backend {}: {reason}", probe.info.name),
+        }
     }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    for info in registry::KNOWN {
+        if !registry::compiled().any(|c| c.name == info.name) {
+            eprintln!(
+                "NOT BUILT backend {} (feature {:?})",
+                info.name, info.feature
+            );
+        }
     }
-    /// Uniform in `[0, 1)`.
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    #[cfg(feature = "simd")]
+    found.extend(simd_paths());
+    found
+}
+
+/// Whether a backend computes on a device (the `gpu` feature's backends) rather than the CPU.
+pub fn is_device(info: &BackendInfo) -> bool {
+    info.feature == Some("gpu")
+}
+
+/// Every SIMD path this CPU supports, each as a one-thread `simd` backend forced onto it (the
+/// registry's `simd` runs only the widest). Paths this CPU lacks are reported loudly.
+#[cfg(feature = "simd")]
+fn simd_paths() -> Vec<(&'static BackendInfo, Box<dyn Backend>)> {
+    use lancehead::backend::rows::Serial;
+    use lancehead::backend::simd::{SimdPath, SimdRows};
+    let info = registry::info("simd").expect("simd is known");
+    let mut found: Vec<(&'static BackendInfo, Box<dyn Backend>)> = Vec::new();
+    for path in SimdPath::ALL {
+        match SimdRows::with_path(path) {
+            Ok(rows) => found.push((info, Box::new(Serial::new("simd", rows)))),
+            Err(e) => eprintln!("SKIPPED simd path {}: {e}", path.name()),
+        }
     }
-    pub fn grid(&mut self, rows: usize, cols: usize) -> Array2<f64> {
-        Array2::from_shape_simple_fn((rows, cols), || self.unit())
-    }
+    found
 }
 
 /// Where Cargo put this build's artefacts (`target/<profile>`): the test binary runs from its

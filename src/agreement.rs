@@ -51,7 +51,7 @@ impl Tolerance {
 /// an exact backend that differs (a bug, always), a tolerance backend outside its bound, and a
 /// tolerance backend that differs on more pixels than SPEC's rate allows on a chaotic input,
 /// but only on pixels whose counts f64 rounding does not determine ([`ChaoticDiff`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Verdict {
     /// Identical counts, or bitwise-identical grids (NaN matching NaN).
@@ -62,6 +62,15 @@ pub enum Verdict {
     /// but every one of them is past its rounding horizon, where any other rounding may change
     /// the count. Not a defect: see the README, "Judging the tolerance class on chaotic inputs".
     BeyondRoundingHorizon,
+    /// A tolerance backend whose grid is within its bound except on cells where the reference
+    /// is inf or NaN and it is something else. With `d*dt <= 0.25` a step is a convex
+    /// combination of its inputs, so from a finite grid the canonical order can only go
+    /// non-finite through an intermediate overflow (`4*u`, `v + h` beyond `f64::MAX`), which
+    /// another order of the same operations (`fma(-4, u, v + h)`) need not have, or may have
+    /// elsewhere (an inf where the reference's inf - inf made a NaN): the tolerance class does
+    /// not fix the order, so those cells are reported, not judged. A non-finite value where
+    /// the reference is finite stays a failure.
+    OnlyWhereReferenceOverflowed,
     /// A tolerance backend outside its class: beyond SPEC's bound, or, on a chaotic input, a
     /// different count on a pixel whose count f64 rounding determines.
     OutsideTolerance,
@@ -74,7 +83,10 @@ impl Verdict {
     pub fn passes(self) -> bool {
         matches!(
             self,
-            Verdict::Identical | Verdict::WithinTolerance | Verdict::BeyondRoundingHorizon
+            Verdict::Identical
+                | Verdict::WithinTolerance
+                | Verdict::BeyondRoundingHorizon
+                | Verdict::OnlyWhereReferenceOverflowed
         )
     }
 
@@ -83,6 +95,7 @@ impl Verdict {
             Verdict::Identical => "identical",
             Verdict::WithinTolerance => "within tolerance",
             Verdict::BeyondRoundingHorizon => "differs only past the rounding horizon",
+            Verdict::OnlyWhereReferenceOverflowed => "differs only where the reference overflowed",
             Verdict::OutsideTolerance => "outside tolerance",
             Verdict::ExactDiffers => "exact backend differs",
         }
@@ -568,6 +581,9 @@ pub struct GridDiff {
     /// Cells that are `0.0` in one grid and `-0.0` in the other (equal as numbers, so they
     /// add nothing to the figures below, and within every tolerance).
     pub zero_signs: usize,
+    /// Cells where the reference is inf or NaN and the candidate differs (see
+    /// [`Verdict::OnlyWhereReferenceOverflowed`]).
+    pub reference_overflowed: usize,
     /// Over the differing cells that are NaN in neither grid (inf - inf counts as infinite).
     pub max_abs: f64,
     pub max_rel: f64,
@@ -592,6 +608,7 @@ impl GridDiff {
             first: None,
             nan_mismatches: 0,
             zero_signs: 0,
+            reference_overflowed: 0,
             max_abs: 0.0,
             max_rel: 0.0,
             max_ulp: 0,
@@ -607,6 +624,7 @@ impl GridDiff {
             // A NaN on one side only is outside every tolerance.
             diff.outside_f64 += usize::from(!Tolerance::F64.accepts(x, y));
             diff.outside_f32 += usize::from(!Tolerance::F32.accepts(x, y));
+            diff.reference_overflowed += usize::from(!x.is_finite());
             if x.is_nan() || y.is_nan() {
                 diff.nan_mismatches += 1;
                 continue;
@@ -632,14 +650,20 @@ impl GridDiff {
     }
 
     /// SPEC §2's rule: bitwise equality (NaN matching NaN) for exact backends; every cell
-    /// within [`Tolerance::F64`] or [`Tolerance::F32`] for tolerance backends.
+    /// within [`Tolerance::F64`] or [`Tolerance::F32`] for tolerance backends, but for the
+    /// cells where only the reference overflowed ([`Verdict::OnlyWhereReferenceOverflowed`]).
     pub fn verdict(&self, class: Agreement) -> Verdict {
         let outside = match class {
-            Agreement::Exact => self.differing,
+            Agreement::Exact => return Verdict::of(class, self.differing == 0, false),
             Agreement::ToleranceF64 => self.outside_f64,
             Agreement::ToleranceF32 => self.outside_f32,
         };
-        Verdict::of(class, self.differing == 0, outside == 0)
+        // Every overflowed cell is outside both tolerances (a non-finite reference accepts
+        // only itself).
+        match outside - self.reference_overflowed {
+            0 if self.reference_overflowed > 0 => Verdict::OnlyWhereReferenceOverflowed,
+            rest => Verdict::of(class, self.differing == 0, rest == 0),
+        }
     }
 
     /// Whether [`verdict`](Self::verdict) passes.
@@ -668,6 +692,13 @@ impl fmt::Display for GridDiff {
                 }
                 if self.zero_signs > 0 {
                     write!(f, ", {} zeros of the other sign", self.zero_signs)?;
+                }
+                if self.reference_overflowed > 0 {
+                    write!(
+                        f,
+                        ", {} where the reference overflowed",
+                        self.reference_overflowed
+                    )?;
                 }
                 if self.differing > self.nan_mismatches + self.zero_signs {
                     write!(
@@ -731,6 +762,35 @@ mod tests {
         assert!(
             diff.to_string().contains("2 NaN on one side only"),
             "{diff}"
+        );
+    }
+
+    /// Another value where the reference overflowed is reported, not judged, for tolerance
+    /// backends; it stays a difference for exact ones, and the other way round (a finite
+    /// reference, a non-finite candidate) is a failure in every class.
+    #[test]
+    fn finite_where_only_the_reference_overflowed_is_reported_for_tolerance() {
+        let reference = arr2(&[[f64::NAN, f64::INFINITY, f64::NAN, 1.0]]);
+        let candidate = arr2(&[[1e308, -1e308, f64::NEG_INFINITY, 1.0]]);
+        let diff = GridDiff::new(reference.view(), candidate.view());
+        assert_eq!(diff.reference_overflowed, 3, "{diff}");
+        assert_eq!(diff.verdict(Agreement::Exact), Verdict::ExactDiffers);
+        for class in [Agreement::ToleranceF64, Agreement::ToleranceF32] {
+            assert_eq!(diff.verdict(class), Verdict::OnlyWhereReferenceOverflowed);
+        }
+        assert!(
+            diff.to_string()
+                .contains("3 where the reference overflowed"),
+            "{diff}"
+        );
+        let reversed = GridDiff::new(candidate.view(), reference.view());
+        assert_eq!(
+            reversed.reference_overflowed, 1,
+            "only the -inf against a NaN"
+        );
+        assert_eq!(
+            reversed.verdict(Agreement::ToleranceF64),
+            Verdict::OutsideTolerance
         );
     }
 

@@ -69,6 +69,10 @@ pub struct CompareArgs {
     /// anything but earlier reports is refused).
     #[arg(long, value_name = "DIR", default_value = "results")]
     out: PathBuf,
+    /// Leave out the agreement check on the stress cases (chaotic Julia problems, diffusion
+    /// grids over the whole finite range).
+    #[arg(long)]
+    no_stress: bool,
     /// A look in well under a minute: diffusion 256 and 512, 100 steps, a 3 s budget per
     /// cell, small callgrind problems.
     #[arg(long)]
@@ -115,6 +119,7 @@ impl CompareArgs {
             Counters::Off => CounterMode::Off,
         };
         o.cache_sim = self.cache_sim;
+        o.stress = !self.no_stress;
         o
     }
 }
@@ -173,15 +178,9 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
     let bad = results.disagreements();
     match bad.first() {
         None => Ok(()),
-        Some(m) => Err(Error::Disagreement {
+        Some(first) => Err(Error::Disagreement {
             count: bad.len(),
-            first: format!(
-                "{} {} {}: {}",
-                m.backend,
-                m.kernel.as_str(),
-                m.problem,
-                m.timing().map_or("", |t| &t.agreement.detail)
-            ),
+            first: first.clone(),
         }),
     }
 }
@@ -333,6 +332,33 @@ fn terminal(r: &Results) -> String {
     if !skipped.is_empty() {
         out.push_str("\nSkipped by the time budget:\n");
         out.extend(skipped);
+    }
+    if !r.stress.is_empty() {
+        let not_identical: Vec<String> = r
+            .stress
+            .iter()
+            .filter(|x| x.verdict != Some(lancehead::agreement::Verdict::Identical))
+            .map(|x| {
+                format!(
+                    "  {} {} {}: {}\n",
+                    x.backend,
+                    x.kernel.as_str(),
+                    x.case,
+                    markdown::verdict_short(x.verdict, &x.detail).trim_matches('*')
+                )
+            })
+            .collect();
+        out.push_str(&format!(
+            "\nAgreement under stress: {} backend x case results, {} identical to scalar{}\n",
+            r.stress.len(),
+            r.stress.len() - not_identical.len(),
+            if not_identical.is_empty() {
+                ""
+            } else {
+                "; the others:"
+            }
+        ));
+        out.extend(not_identical);
     }
     let failures = &r.counter_failures;
     if !r.counters.is_empty() || !failures.is_empty() {

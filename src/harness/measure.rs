@@ -7,7 +7,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use crate::agreement::{GridDiff, JuliaDiff};
+use crate::agreement::{GridDiff, JuliaDiff, Verdict};
 use crate::backend::registry::Agreement;
 use crate::backend::{Backend, TransferTimes};
 use crate::error::Result;
@@ -23,12 +23,23 @@ use crate::workload::{Checksum, Output, Prepared, Workload};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgreementResult {
     pub class: Agreement,
-    /// Within the class (also true when there was nothing to compare with: see `checked`).
+    /// `None` when there was no reference result to compare with (`scalar` was skipped).
+    pub verdict: Option<Verdict>,
+    /// Acceptable for the class (also true when unchecked: see `verdict`).
     pub pass: bool,
-    /// Whether a reference result was there to compare with.
-    pub checked: bool,
     /// `all 1000000 pixels identical`, or where and how much they differ.
     pub detail: String,
+}
+
+impl AgreementResult {
+    fn of(class: Agreement, verdict: Verdict, detail: String) -> AgreementResult {
+        AgreementResult {
+            class,
+            verdict: Some(verdict),
+            pass: verdict.passes(),
+            detail,
+        }
+    }
 }
 
 /// One backend on one workload.
@@ -146,12 +157,11 @@ impl Measurement {
     pub fn mark_reference(&mut self) {
         if let Outcome::Measured(t) = &mut self.outcome {
             t.speedup = Some(1.0);
-            t.agreement = AgreementResult {
-                class: Agreement::Exact,
-                pass: true,
-                checked: true,
-                detail: "the reference".to_string(),
-            };
+            t.agreement = AgreementResult::of(
+                Agreement::Exact,
+                Verdict::Identical,
+                "the reference".to_string(),
+            );
         }
     }
 
@@ -219,8 +229,8 @@ pub fn cell(
     let agreement = match reference {
         None => AgreementResult {
             class,
+            verdict: None,
             pass: true,
-            checked: false,
             detail: "not checked: no reference result".to_string(),
         },
         Some(r) => judge(&r.output, output, class),
@@ -287,23 +297,18 @@ fn timed_call(backend: &dyn Backend, run: &mut Prepared) -> Result<TimedCall> {
 
 /// Compares `candidate` with the `reference` output under `class`.
 fn judge(reference: &OwnedOutput, candidate: Output<'_>, class: Agreement) -> AgreementResult {
-    let (pass, detail) = match (reference, candidate) {
+    let (verdict, detail) = match (reference, candidate) {
         (OwnedOutput::Counts(r), Output::Counts(c)) => {
             let diff = JuliaDiff::new(r.view(), c);
-            (diff.within(class), diff.to_string())
+            (diff.verdict(class), diff.to_string())
         }
         (OwnedOutput::Grid(r), Output::Grid(c)) => {
             let diff = GridDiff::new(r.view(), c);
-            (diff.within(class), diff.to_string())
+            (diff.verdict(class), diff.to_string())
         }
         _ => unreachable!("one workload gives one kind of output"),
     };
-    AgreementResult {
-        class,
-        pass,
-        checked: true,
-        detail,
-    }
+    AgreementResult::of(class, verdict, detail)
 }
 
 /// The median of a non-empty list (the mean of the middle two for an even count).
@@ -349,7 +354,8 @@ mod tests {
         let mut changed = Array2::from_elem((3, 4), 7);
         changed[(2, 1)] = 9;
         let result = judge(&reference, Output::Counts(changed.view()), Agreement::Exact);
-        assert!(!result.pass && result.checked);
+        assert_eq!(result.verdict, Some(Verdict::ExactDiffers));
+        assert!(!result.pass);
         assert!(
             result
                 .detail
@@ -384,11 +390,11 @@ mod tests {
         };
         let (first, reference) = cell(&*scalar, &workload, &budget, None).unwrap();
         let t = first.timing().unwrap();
-        assert!(!t.agreement.checked);
+        assert_eq!(t.agreement.verdict, None);
         assert_eq!(t.speedup, None);
         let (second, _) = cell(&*scalar, &workload, &budget, Some(&reference)).unwrap();
         let t2 = second.timing().unwrap();
-        assert!(t2.agreement.pass && t2.agreement.checked, "{t2:?}");
+        assert_eq!(t2.agreement.verdict, Some(Verdict::Identical), "{t2:?}");
         assert_eq!(t2.agreement.detail, "all 384 cells bitwise identical");
         assert_eq!(t2.seconds.len(), 2);
         assert!(t2.warmed_up);

@@ -18,6 +18,7 @@ pub mod counters;
 pub mod machine;
 pub mod measure;
 pub mod roofline;
+pub mod stress;
 
 use std::path::Path;
 use std::time::Duration;
@@ -67,6 +68,8 @@ pub struct Options {
     pub cache_sim: bool,
     /// Smaller problems under callgrind.
     pub quick: bool,
+    /// Run every backend on the stress cases too (agreement only, untimed).
+    pub stress: bool,
 }
 
 impl Options {
@@ -81,6 +84,7 @@ impl Options {
             counters: CounterMode::Auto,
             cache_sim: false,
             quick: false,
+            stress: true,
         }
     }
 
@@ -138,6 +142,8 @@ pub struct Results {
     pub settings: Settings,
     /// One per backend and workload, skipped cells included.
     pub measurements: Vec<Measurement>,
+    /// Every backend on the stress cases (empty when not asked for).
+    pub stress: Vec<stress::StressResult>,
     pub counters: Vec<CounterRecord>,
     /// Counts that could not be had, one line each.
     pub counter_failures: Vec<String>,
@@ -146,12 +152,29 @@ pub struct Results {
 }
 
 impl Results {
-    /// Measurements whose results are outside their backend's agreement class.
-    pub fn disagreements(&self) -> Vec<&Measurement> {
-        self.measurements
-            .iter()
-            .filter(|m| m.timing().is_some_and(|t| !t.agreement.pass))
-            .collect()
+    /// Every result outside its backend's agreement class, timed cell or stress case, one
+    /// line each (backend, kernel, problem, how it differs).
+    pub fn disagreements(&self) -> Vec<String> {
+        let cells = self.measurements.iter().filter_map(|m| {
+            let t = m.timing().filter(|t| !t.agreement.pass)?;
+            Some(format!(
+                "{} {} {}: {}",
+                m.backend,
+                m.kernel.as_str(),
+                m.problem,
+                t.agreement.detail
+            ))
+        });
+        let stress = self.stress.iter().filter(|s| s.fails()).map(|s| {
+            format!(
+                "{} {} stress case {}: {}",
+                s.backend,
+                s.kernel.as_str(),
+                s.case,
+                s.detail
+            )
+        });
+        cells.chain(stress).collect()
     }
 
     /// The measurement of `backend` on `kernel` at grid side `size` (diffusion) or the Julia
@@ -215,7 +238,13 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
     };
     let machine = Machine::describe(backends.iter().map(|b| &**b));
     let jobs = counter_jobs(&plan, options, &backends);
-    observer.planned(workloads.len() * backends.len(), jobs.len());
+    let stress_cases = if options.stress {
+        crate::problem::stress::julia_cases().len()
+            + crate::problem::stress::diffusion_cases().len()
+    } else {
+        0
+    };
+    observer.planned(workloads.len() * backends.len() + stress_cases, jobs.len());
 
     // The machine is measured before and after the cells, and the ceilings are the better
     // of the two: a vCPU starved for part of the run shows in the two effective-core figures.
@@ -260,6 +289,24 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
         m.place(&calibration);
     }
 
+    let stress = if options.stress {
+        let predict = |backend: &str, kernel: Kernel, updates: u64| {
+            // Time per update on the smallest workload of that kernel the backend ran.
+            let t = measurements
+                .iter()
+                .filter(|m| m.backend == backend && m.kernel == kernel)
+                .filter_map(|m| m.timing())
+                .min_by_key(|t| t.updates)?;
+            budget::predict(Some((t.updates, t.median)), updates)
+        };
+        stress::check(&backends, options.budget.cell_seconds, &predict, &|what| {
+            observer.started(what);
+            observer.finished();
+        })?
+    } else {
+        Vec::new()
+    };
+
     let (counters, mut counter_failures) = count_all(&plan, &jobs, exe, observer);
     if matches!(plan, Plan::Callgrind { .. }) {
         counter_failures.extend(backends.iter().filter(|b| is_device(&***b)).map(|b| {
@@ -275,6 +322,7 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
         calibration,
         settings,
         measurements,
+        stress,
         counters,
         counter_failures,
         seconds: start.elapsed().as_secs_f64(),

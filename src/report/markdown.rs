@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::agreement::Verdict;
 use crate::harness::calibration::Calibration;
 use crate::harness::measure::{Measurement, Outcome, Timing};
 use crate::harness::roofline::Bound;
@@ -28,10 +29,10 @@ pub fn skipped_cell(m: &Measurement) -> Option<String> {
 
 /// The agreement column: verdict, class and how the results compare.
 pub fn agreement_cell(t: &Timing) -> String {
-    let verdict = match (t.agreement.checked, t.agreement.pass) {
-        (false, _) => "unchecked",
-        (true, true) => "ok",
-        (true, false) => "**FAIL**",
+    let verdict = match (t.agreement.verdict, t.agreement.pass) {
+        (None, _) => "unchecked",
+        (Some(_), true) => "ok",
+        (Some(_), false) => "**FAIL**",
     };
     format!(
         "{verdict} ({}): {}",
@@ -166,8 +167,94 @@ pub fn markdown(r: &Results) -> String {
     if s.kernels.contains(&Kernel::Diffusion) {
         diffusion_sections(r, &mut md);
     }
+    stress_section(r, &mut md);
     counters_section(r, &mut md);
     md
+}
+
+/// A stress verdict in a few characters.
+pub fn verdict_short(v: Option<Verdict>, detail: &str) -> &'static str {
+    match v {
+        None if detail.starts_with("refused") => "refused",
+        None => "skipped",
+        Some(Verdict::Identical) => "identical",
+        Some(Verdict::WithinTolerance) => "within tolerance",
+        Some(Verdict::BeyondRoundingHorizon) => "past the horizon",
+        Some(Verdict::OnlyWhereReferenceOverflowed) => "reference overflowed",
+        Some(Verdict::OutsideTolerance) => "**outside tolerance**",
+        Some(Verdict::ExactDiffers) => "**differs**",
+    }
+}
+
+fn stress_section(r: &Results, md: &mut String) {
+    if r.stress.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## Agreement under stress\n\nEvery backend on inputs built to show one changed \
+         rounding (`lancehead::problem::stress`): chaotic Julia problems where a fused or \
+         reassociated iteration changes counts, and diffusion grids over the whole finite \
+         range. Exact backends must give `scalar`'s bits; tolerance backends are judged by \
+         their class, on chaotic Julia inputs by the rounding horizon (pixels whose counts f64 \
+         rounding determines must match; the others are reported, not judged). Untimed.\n"
+    );
+    let mut cases: Vec<(Kernel, &str)> = Vec::new();
+    for s in &r.stress {
+        if !cases.iter().any(|&(k, c)| k == s.kernel && c == s.case) {
+            cases.push((s.kernel, &s.case));
+        }
+    }
+    let header: Vec<String> = cases
+        .iter()
+        .map(|(k, c)| format!("{} `{c}`", k.as_str()))
+        .collect();
+    let _ = writeln!(md, "| backend | class | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---|---|{}", "---|".repeat(cases.len()));
+    let mut backends: Vec<&str> = Vec::new();
+    for s in &r.stress {
+        if !backends.contains(&s.backend.as_str()) {
+            backends.push(&s.backend);
+        }
+    }
+    for b in backends {
+        let of = |k: Kernel, c: &str| {
+            r.stress
+                .iter()
+                .find(|s| s.backend == b && s.kernel == k && s.case == c)
+        };
+        let classes: Vec<&str> = [Kernel::Julia, Kernel::Diffusion]
+            .iter()
+            .filter_map(|&k| r.stress.iter().find(|s| s.backend == b && s.kernel == k))
+            .map(|s| class_name(s.class))
+            .collect();
+        let cells: Vec<&str> = cases
+            .iter()
+            .map(|&(k, c)| of(k, c).map_or("", |s| verdict_short(s.verdict, &s.detail)))
+            .collect();
+        let _ = writeln!(
+            md,
+            "| `{b}` | {} | {} |",
+            classes.join(" / "),
+            cells.join(" | ")
+        );
+    }
+    md.push('\n');
+    for s in r
+        .stress
+        .iter()
+        .filter(|s| s.verdict != Some(Verdict::Identical))
+    {
+        let _ = writeln!(
+            md,
+            "- `{}` {} `{}`: {}",
+            s.backend,
+            s.kernel.as_str(),
+            s.case,
+            s.detail
+        );
+    }
+    md.push('\n');
 }
 
 /// How cells were timed, in one sentence.

@@ -298,37 +298,46 @@ fn julia_section(r: &Results, md: &mut String) {
     );
     let _ = writeln!(md, "|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|");
     for m in r.measurements.iter().filter(|m| m.kernel == Kernel::Julia) {
-        match m.timing() {
-            None => {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {} | | | | | | | | | |",
-                    m.backend,
-                    skipped_cell(m).unwrap_or_default()
-                );
-            }
-            Some(t) => {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {} ({}–{}) | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                    m.backend,
-                    secs(t.median),
-                    secs(t.min),
-                    secs(t.max),
-                    runs_cell(t),
-                    speedup_cell(t),
-                    si(t.updates_per_second),
-                    limit_cell(t),
-                    t.checksum,
-                    agreement_cell(t),
-                    allocs_cell(t),
-                    t.peak_rss_bytes.map_or("n/a".to_string(), bytes),
-                    transfer_cell(t),
-                );
-            }
-        }
+        detail_row(md, m, &[], |t| {
+            vec![speedup_cell(t), si(t.updates_per_second), limit_cell(t)]
+        });
     }
     md.push('\n');
+}
+
+/// One row of a detail table: the backend, `leading` cells, the timing, the cells
+/// `middle` makes, then checksum, agreement, allocations, peak RSS and device split. A
+/// skipped cell says why in the seconds column and leaves the rest empty (Markdown tables
+/// allow short rows).
+fn detail_row(
+    md: &mut String,
+    m: &Measurement,
+    leading: &[String],
+    middle: impl Fn(&Timing) -> Vec<String>,
+) {
+    let mut cells = vec![format!("`{}`", m.backend)];
+    cells.extend(leading.iter().cloned());
+    match m.timing() {
+        None => cells.push(skipped_cell(m).unwrap_or_default()),
+        Some(t) => {
+            cells.push(format!(
+                "{} ({}–{})",
+                secs(t.median),
+                secs(t.min),
+                secs(t.max)
+            ));
+            cells.push(runs_cell(t));
+            cells.extend(middle(t));
+            cells.extend([
+                t.checksum.to_string(),
+                agreement_cell(t),
+                allocs_cell(t),
+                t.peak_rss_bytes.map_or("n/a".to_string(), bytes),
+                transfer_cell(t),
+            ]);
+        }
+    }
+    let _ = writeln!(md, "| {} |", cells.join(" | "));
 }
 
 fn diffusion_sections(r: &Results, md: &mut String) {
@@ -389,33 +398,7 @@ fn diffusion_sections(r: &Results, md: &mut String) {
         .iter()
         .filter(|m| m.kernel == Kernel::Diffusion)
     {
-        let grid = format!("{}x{}", m.rows, m.cols);
-        match m.timing() {
-            None => {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {grid} | {} | | | | | | |",
-                    m.backend,
-                    skipped_cell(m).unwrap_or_default()
-                );
-            }
-            Some(t) => {
-                let _ = writeln!(
-                    md,
-                    "| `{}` | {grid} | {} ({}–{}) | {} | {} | {} | {} | {} | {} |",
-                    m.backend,
-                    secs(t.median),
-                    secs(t.min),
-                    secs(t.max),
-                    runs_cell(t),
-                    t.checksum,
-                    agreement_cell(t),
-                    allocs_cell(t),
-                    t.peak_rss_bytes.map_or("n/a".to_string(), bytes),
-                    transfer_cell(t),
-                );
-            }
-        }
+        detail_row(md, m, &[format!("{}x{}", m.rows, m.cols)], |_| Vec::new());
     }
     md.push('\n');
 }

@@ -93,32 +93,38 @@ fn rasterise(svg: &str) -> Result<Vec<u8>, String> {
     pixmap.encode_png().map_err(|e| e.to_string())
 }
 
-fn speedup_series(r: &Results) -> Option<Vec<Series>> {
-    if r.settings.sizes.is_empty() || !r.settings.kernels.contains(&Kernel::Diffusion) {
-        return None;
-    }
+/// One series per backend of the run, its points from `points`; `None` when none has any.
+fn per_backend(r: &Results, points: impl Fn(&str) -> Vec<(f64, f64)>) -> Option<Vec<Series>> {
     let series: Vec<Series> = r
         .settings
         .backends
         .iter()
         .map(|b| Series {
             name: b.clone(),
-            points: r
-                .settings
-                .sizes
-                .iter()
-                .filter_map(|&n| {
-                    let t = r.find(Kernel::Diffusion, b, Some(n))?.timing()?;
-                    Some((n as f64, t.speedup?))
-                })
-                .filter(|&(_, s)| s > 0.0 && s.is_finite())
-                .collect(),
+            points: points(b),
         })
         .collect();
     series
         .iter()
         .any(|s| !s.points.is_empty())
         .then_some(series)
+}
+
+fn speedup_series(r: &Results) -> Option<Vec<Series>> {
+    if r.settings.sizes.is_empty() || !r.settings.kernels.contains(&Kernel::Diffusion) {
+        return None;
+    }
+    per_backend(r, |b| {
+        r.settings
+            .sizes
+            .iter()
+            .filter_map(|&n| {
+                let t = r.find(Kernel::Diffusion, b, Some(n))?.timing()?;
+                Some((n as f64, t.speedup?))
+            })
+            .filter(|&(_, s)| s > 0.0 && s.is_finite())
+            .collect()
+    })
 }
 
 /// Where a measurement sits on the roofline: `(ops per byte, ops per second)`. Problems
@@ -134,24 +140,13 @@ fn roofline_point(t: &Timing, right_edge: f64) -> Option<(f64, f64)> {
 const INTENSITY: (f64, f64) = (0.05, 64.0);
 
 fn roofline_series(r: &Results) -> Option<Vec<Series>> {
-    let series: Vec<Series> = r
-        .settings
-        .backends
-        .iter()
-        .map(|b| Series {
-            name: b.clone(),
-            points: r
-                .measurements
-                .iter()
-                .filter(|m| &m.backend == b)
-                .filter_map(|m| roofline_point(m.timing()?, INTENSITY.1 / 1.5))
-                .collect(),
-        })
-        .collect();
-    series
-        .iter()
-        .any(|s| !s.points.is_empty())
-        .then_some(series)
+    per_backend(r, |b| {
+        r.measurements
+            .iter()
+            .filter(|m| m.backend == b)
+            .filter_map(|m| roofline_point(m.timing()?, INTENSITY.1 / 1.5))
+            .collect()
+    })
 }
 
 fn colour(i: usize) -> RGBAColor {

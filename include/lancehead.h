@@ -29,7 +29,8 @@ extern "C" {
  * The Julia set: counts[j * width + i] = escape count of z0 = xs[i] + ys[j] i, with
  * xs[i] = x1 + i * ((x2 - x1) / width) and ys[j] = y2 + j * ((y1 - y2) / height) (row 0 is
  * the top edge). `backend` names a backend (`lancehead backends`; NULL means "scalar").
- * `counts` holds counts_len = width * height values.
+ * `counts` holds counts_len = width * height values; a NULL, misaligned or wrongly sized
+ * buffer is refused before anything is computed or allocated for the problem.
  * The book's problem: 1000, 1000, -1.8, 1.8, -1.8, 1.8, -0.62772, -0.42193, 300; the sum of
  * its counts is 33219980.
  */
@@ -41,6 +42,10 @@ int lancehead_julia(const char *backend, size_t width, size_t height, double x1,
  * 2D diffusion, periodic boundaries: advances the rows x cols grid (grid_len = rows * cols
  * values) by `steps` explicit-Euler steps in place. Requires d * dt <= 0.25; the book uses
  * dt = 0.1, d = 1.0.
+ * Every value of the initial grid must be finite: a NaN or an infinity is refused with
+ * LANCEHEAD_ERR_INVALID_ARGUMENT ("grid: value at (ROW, COL) is NaN; every value must be
+ * finite") and the grid is left untouched, the rule the command line applies to an `--init`
+ * file. (Values that overflow during the run are IEEE arithmetic and are kept.)
  */
 int lancehead_diffusion(const char *backend, size_t rows, size_t cols, double dt, double d,
                         uint32_t steps, double *grid, size_t grid_len);

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::ffi::{CStr, c_char};
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,6 +23,44 @@ fn last_error() -> String {
 }
 
 const SCALAR: *const c_char = c"scalar".as_ptr();
+
+thread_local! {
+    /// Bytes this thread has asked the allocator for (tests run on threads of their own).
+    static ALLOCATED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The system allocator, counting each thread's bytes: what one C call on this thread
+/// allocates, whatever the other tests' threads do meanwhile.
+struct PerThreadCount;
+
+// SAFETY: every call is forwarded unchanged to `System`; the count is a const-initialised
+// thread-local `Cell` (no allocation, no destructor).
+unsafe impl GlobalAlloc for PerThreadCount {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATED.with(|n| n.set(n.get() + layout.size() as u64));
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `System` with `layout`.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATED.with(|n| n.set(n.get() + new_size as u64));
+        // SAFETY: the caller's contract, forwarded.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: PerThreadCount = PerThreadCount;
+
+/// The bytes `f` allocates on this thread.
+fn bytes_allocated(f: impl FnOnce()) -> u64 {
+    let before = ALLOCATED.with(Cell::get);
+    f();
+    ALLOCATED.with(Cell::get) - before
+}
 
 /// `lancehead_julia` on a 7x5 problem (book region and c) with `len` elements of `counts`.
 fn julia_7x5(backend: *const c_char, counts: *mut u32, len: usize) -> i32 {
@@ -134,6 +174,98 @@ fn bad_arguments_get_codes_and_messages() {
     let code = unsafe { lancehead_diffusion(SCALAR, 2, 2, 0.1, 1.0, 1, std::ptr::null_mut(), 4) };
     assert_eq!(code, LANCEHEAD_ERR_NULL_POINTER);
     assert_eq!(last_error(), "grid is NULL");
+}
+
+/// Defect 9: a bad `counts` buffer is refused before anything is computed or allocated for
+/// the problem (the coordinate arrays of a 10^6 x 10^6 problem are 16 MB).
+#[test]
+fn julia_checks_the_callers_buffer_before_allocating() {
+    let julia = |width: usize, height: usize, counts: *mut u32, len: usize| {
+        // SAFETY: `counts` is NULL or holds `len` values.
+        unsafe {
+            lancehead_julia(
+                SCALAR, width, height, -1.8, 1.8, -1.8, 1.8, -0.62772, -0.42193, 300, counts, len,
+            )
+        }
+    };
+    let mut one = [0u32; 1];
+    let side = 1_000_000;
+    for (counts, len, code, message) in [
+        (
+            std::ptr::null_mut(),
+            side * side,
+            LANCEHEAD_ERR_NULL_POINTER,
+            "counts is NULL".to_string(),
+        ),
+        (
+            one.as_mut_ptr(),
+            1,
+            LANCEHEAD_ERR_INVALID_ARGUMENT,
+            format!("counts_len is 1, expected {side} * {side} elements"),
+        ),
+    ] {
+        let mut got = 0;
+        let bytes = bytes_allocated(|| got = julia(side, side, counts, len));
+        assert_eq!((got, last_error()), (code, message));
+        // The error message and its C copy: a few dozen bytes, not the coordinates.
+        assert!(bytes < 1024, "a refused call allocated {bytes} bytes");
+    }
+
+    // The order shows too: coordinates that could not even be allocated are not reached.
+    let huge = 1usize << 59;
+    let code = julia(huge, 1, std::ptr::null_mut(), huge);
+    assert_eq!(
+        (code, last_error()),
+        (LANCEHEAD_ERR_NULL_POINTER, "counts is NULL".to_string())
+    );
+    // A length no buffer can have is refused before a slice of it is made.
+    let code = julia(1 << 62, 1, one.as_mut_ptr(), 1 << 62);
+    assert_eq!(code, LANCEHEAD_ERR_INVALID_ARGUMENT);
+    assert_eq!(
+        last_error(),
+        "counts_len is 4611686018427387904: larger than any buffer can be (4 bytes per element)"
+    );
+}
+
+/// Defect 9: the C ABI refuses NaN and infinite grids as the CLI refuses such an `--init`
+/// file, with the same words, and leaves the grid untouched.
+#[test]
+fn diffusion_refuses_non_finite_grids_like_the_cli() {
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut grid = vec![0.25f64; 6 * 9];
+        grid[9 + 2] = bad;
+        let before: Vec<u64> = grid.iter().map(|x| x.to_bits()).collect();
+        // SAFETY: `grid` holds 54 values.
+        let code = unsafe {
+            lancehead_diffusion(SCALAR, 6, 9, 0.1, 1.0, 3, grid.as_mut_ptr(), grid.len())
+        };
+        assert_eq!(
+            code,
+            LANCEHEAD_ERR_INVALID_ARGUMENT,
+            "{bad}: {}",
+            last_error()
+        );
+        assert_eq!(
+            last_error(),
+            format!("grid: value at (1, 2) is {bad}; every value must be finite")
+        );
+        let after: Vec<u64> = grid.iter().map(|x| x.to_bits()).collect();
+        assert_eq!(after, before, "a refused grid was changed");
+    }
+
+    // The CLI says the same of an `--init` file holding such a value.
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("nan.npy");
+    let mut grid = ndarray::Array2::<f64>::from_elem((6, 9), 0.25);
+    grid[(1, 2)] = f64::NAN;
+    ndarray_npy::write_npy(&init, &grid).unwrap();
+    let out = common::lancehead(&["diffusion", "--init", init.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("value at (1, 2) is NaN; every value must be finite"),
+        "{stderr}"
+    );
 }
 
 /// The cdylib this test run built (`crate-type` includes `cdylib`). Cargo writes it beside

@@ -13,6 +13,7 @@ use std::panic::{self, AssertUnwindSafe};
 use ndarray::ArrayViewMut2;
 
 use crate::error::Error;
+use crate::problem::diffusion::check_finite_grid;
 use crate::problem::{DiffusionParams, JuliaParams, Region};
 use crate::registry;
 
@@ -127,8 +128,17 @@ unsafe fn buffer<'a, T>(
             "{what}_len is {len}, expected {rows} * {cols} elements"
         )));
     }
+    if len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
+        return Err(invalid(format!(
+            "{what}_len is {len}: larger than any buffer can be ({} bytes per element)",
+            std::mem::size_of::<T>()
+        )));
+    }
     // SAFETY: non-null and aligned (checked), `len` elements long (the caller's promise,
-    // and `len` is the shape's size).
+    // and `len` is the shape's size), at most isize::MAX bytes (checked).
     let data = unsafe { std::slice::from_raw_parts_mut(data, len) };
     ArrayViewMut2::from_shape((rows, cols), data).map_err(|e| invalid(format!("{what}: {e}")))
 }
@@ -154,10 +164,17 @@ pub unsafe extern "C" fn lancehead_julia(
     counts_len: usize,
 ) -> c_int {
     boundary(|| {
-        let params =
-            JuliaParams::new(width, height, Region { x1, x2, y1, y2 }, (cr, ci), max_iter)?;
+        let problem =
+            || JuliaParams::new(width, height, Region { x1, x2, y1, y2 }, (cr, ci), max_iter);
+        // A zero size explains any buffer length, so it is reported first (JuliaParams::new
+        // refuses it before allocating anything). Then the caller's buffer, so that a bad
+        // one is refused before the coordinates (width + height values) are allocated.
+        if width == 0 || height == 0 {
+            problem()?;
+        }
         // SAFETY: the caller's promises, passed on.
-        let counts = unsafe { buffer("counts", counts, counts_len, params.shape()) }?;
+        let counts = unsafe { buffer("counts", counts, counts_len, (height, width)) }?;
+        let params = problem()?;
         let backend = unsafe { self::backend(backend) }?;
         backend.julia(&params, counts)?;
         Ok(())
@@ -184,6 +201,7 @@ pub unsafe extern "C" fn lancehead_diffusion(
         let params = DiffusionParams::new(rows, cols, dt, d)?;
         // SAFETY: the caller's promises, passed on.
         let grid = unsafe { buffer("grid", grid, grid_len, params.shape()) }?;
+        check_finite_grid(grid.view()).map_err(|e| invalid(format!("grid: {e}")))?;
         let backend = unsafe { self::backend(backend) }?;
         let mut scratch = params.new_grid()?;
         backend.evolve(&params, grid, scratch.view_mut(), steps)?;

@@ -22,7 +22,7 @@ fn exact_foreign() -> Vec<Box<dyn Backend>> {
     #[cfg(feature = "c-ref")]
     {
         backends.push(Box::new(lancehead::ffi::c::c()));
-        backends.push(Box::new(lancehead::ffi::c::openmp()));
+        backends.push(Box::new(lancehead::ffi::c::openmp().unwrap()));
     }
     #[cfg(feature = "fortran-ref")]
     backends.push(Box::new(lancehead::ffi::fortran::backend()));

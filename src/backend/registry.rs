@@ -184,27 +184,27 @@ fn constructor(name: &str) -> Option<Constructor> {
         #[cfg(feature = "simd")]
         "simd" => || Ok(Box::new(Serial::new("simd", simd::SimdRows::new()?))),
         #[cfg(feature = "rayon")]
-        "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows))),
+        "rayon" => || Ok(Box::new(Parallel::new("rayon", scalar::ScalarRows)?)),
         #[cfg(all(feature = "simd", feature = "rayon"))]
         "simd-rayon" => || {
             Ok(Box::new(Parallel::new(
                 "simd-rayon",
                 simd::SimdRows::new()?,
-            )))
+            )?))
         },
         #[cfg(all(feature = "simd", feature = "rayon"))]
         "simd-wavefront" => || {
             Ok(Box::new(Wavefront::new(
                 "simd-wavefront",
                 simd::SimdRows::new()?,
-            )))
+            )?))
         },
         #[cfg(feature = "c-ref")]
         "c" => || Ok(Box::new(c::c())),
         #[cfg(feature = "c-ref")]
         "c-native" => || Ok(Box::new(c::native())),
         #[cfg(feature = "c-ref")]
-        "c-openmp" => || Ok(Box::new(c::openmp())),
+        "c-openmp" => || Ok(Box::new(c::openmp()?)),
         #[cfg(feature = "fortran-ref")]
         "fortran" => || Ok(Box::new(fortran::backend())),
         #[cfg(feature = "gpu")]

@@ -7,6 +7,14 @@
  * unwinds or aborts on bad input.
  *
  * Arrays are row-major (C order): element (i, j) of a rows x cols array is a[i * cols + j].
+ *
+ * Threads: every function may be called from any number of threads at once. Each backend is
+ * built at its first successful call and that one instance serves every later call. The
+ * threaded backends read their thread count from the environment once per process:
+ * RAYON_NUM_THREADS (rayon, simd-rayon, simd-wavefront) and OMP_NUM_THREADS (c-openmp), when
+ * set, must be an integer from 1 to 16 per logical CPU (OMP_NUM_THREADS may also be OpenMP's
+ * comma-separated list of them). Otherwise that backend's calls fail with
+ * LANCEHEAD_ERR_BACKEND and a message naming the variable; the other backends still work.
  */
 #ifndef LANCEHEAD_H
 #define LANCEHEAD_H
@@ -50,8 +58,8 @@ int lancehead_julia(const char *backend, size_t width, size_t height, double x1,
 int lancehead_diffusion(const char *backend, size_t rows, size_t cols, double dt, double d,
                         uint32_t steps, double *grid, size_t grid_len);
 
-/* What this thread's last failed call went wrong with ("" after a success). Valid until
- * this thread's next Lancehead call. */
+/* What this thread's last failed call went wrong with ("" after a success): each thread has
+ * its own, untouched by the others' calls. Valid until this thread's next Lancehead call. */
 const char *lancehead_last_error(void);
 
 #ifdef __cplusplus

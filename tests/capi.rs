@@ -296,32 +296,42 @@ fn stdout_of(command: &mut Command) -> String {
     stdout
 }
 
-/// examples/c/book_checksum.c, compiled now with the system C compiler against
-/// include/lancehead.h and linked with the cdylib.
-#[test]
-fn c_program_prints_the_books_checksum() {
+/// `examples/c/<name>.c`, compiled now with the system C compiler (`CC`, or `cc`) against
+/// include/lancehead.h and linked with the cdylib, in a temporary folder (kept while the
+/// returned guard lives).
+fn c_program(name: &str, flags: &[&str]) -> (tempfile::TempDir, PathBuf) {
     let lib = cdylib();
     let lib_dir = lib.parent().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let exe = dir.path().join("book_checksum");
+    let exe = dir.path().join(name);
+    let source = repo(&format!("examples/c/{name}.c"));
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
     let status = Command::new(&compiler)
-        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-I"])
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror"])
+        .args(flags)
+        .arg("-I")
         .arg(repo("include"))
-        .arg(repo("examples/c/book_checksum.c"))
+        .arg(&source)
         .arg("-L")
         .arg(lib_dir)
         .arg("-llancehead")
         .arg(format!("-Wl,-rpath,{}", lib_dir.display()))
+        // An old-style RPATH, searched before LD_LIBRARY_PATH: `cargo test` puts the folder
+        // above in that path, whose copy of the library only `cargo build` refreshes, and a
+        // RUNPATH would lose to it, so the program would test a stale library.
+        .args(cfg!(target_os = "linux").then_some("-Wl,--disable-new-dtags"))
         .arg("-o")
         .arg(&exe)
         .status()
         .unwrap_or_else(|e| panic!("cannot run the C compiler `{compiler}`: {e}"));
-    assert!(
-        status.success(),
-        "compiling examples/c/book_checksum.c failed"
-    );
+    assert!(status.success(), "compiling {} failed", source.display());
+    (dir, exe)
+}
 
+/// examples/c/book_checksum.c: the book's problems through the C ABI.
+#[test]
+fn c_program_prints_the_books_checksum() {
+    let (_dir, exe) = c_program("book_checksum", &[]);
     let out = stdout_of(&mut Command::new(&exe));
     assert!(out.contains(&format!(
         "backend scalar: julia 1000x1000 checksum {BOOK_CHECKSUM}\n"
@@ -362,4 +372,72 @@ fn python_ctypes_prints_the_books_checksum() {
         "backend scalar: julia 1000x1000 checksum {BOOK_CHECKSUM}\n"
     )));
     assert!(out.contains("zero width: status 2: invalid width = 0: expected an integer >= 1"));
+}
+
+/// The names of every backend of this build that can run here (see
+/// `common::runnable_backends` for what is skipped, and how loudly).
+fn runnable_names() -> Vec<&'static str> {
+    common::runnable_backends()
+        .iter()
+        .map(|b| b.name())
+        .collect()
+}
+
+/// examples/c/hammer.c: 8 pthreads calling both kernels on every backend of the build at
+/// once, each result against the serial one, and `lancehead_last_error` per thread.
+#[test]
+fn c_threads_hammering_every_backend_get_the_serial_results() {
+    let (_dir, exe) = c_program("hammer", &["-pthread"]);
+    let names = runnable_names();
+    let out = Command::new(&exe).args(&names).output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    print!("{stdout}");
+    assert!(out.status.success(), "hammer {names:?}: {stdout}{stderr}");
+    let summary = format!(
+        "hammer: 8 threads, {} calls on {} backends: 0 differ from the serial results; 0 of ",
+        8 * 2 * 10 * names.len(),
+        names.len()
+    );
+    assert!(stdout.starts_with(&summary), "{stdout}");
+}
+
+/// Defect 6 through the C ABI: a thread count the environment asks for and that cannot be
+/// had is an error code and one message naming the variable, never a panic or a crash of
+/// the host program; the other backends keep working.
+#[test]
+fn bad_thread_counts_are_error_codes_for_a_c_host() {
+    let mut variables = Vec::new();
+    if cfg!(feature = "rayon") {
+        variables.push(("RAYON_NUM_THREADS", "rayon"));
+    }
+    if cfg!(feature = "c-ref") {
+        variables.push(("OMP_NUM_THREADS", "c-openmp"));
+    }
+    let (_dir, exe) = c_program("book_checksum", &[]);
+    for (variable, backend) in variables {
+        for bad in ["0", "100000", "abc", ""] {
+            let out = Command::new(&exe)
+                .arg(backend)
+                .env(variable, bad)
+                .output()
+                .unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let context = format!("{variable}={bad:?}: {:?}: {stderr}", out.status);
+            // book_checksum prints the failed call's code and message, and exits with 1.
+            assert_eq!(out.status.code(), Some(1), "{context}");
+            let expected = format!(
+                "lancehead_julia failed ({LANCEHEAD_ERR_BACKEND}): backend `{backend}` is \
+                 unavailable: invalid {variable} = {bad}: expected an integer from 1 to "
+            );
+            assert!(
+                stderr.lines().any(|line| line.starts_with(&expected)),
+                "{context}"
+            );
+            let scalar = Command::new(&exe).env(variable, bad).output().unwrap();
+            assert!(scalar.status.success(), "scalar with {variable}={bad:?}");
+        }
+    }
 }

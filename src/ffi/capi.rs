@@ -9,9 +9,11 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::ArrayViewMut2;
 
+use crate::Backend;
 use crate::error::Error;
 use crate::problem::diffusion::check_finite_grid;
 use crate::problem::{DiffusionParams, JuliaParams, Region};
@@ -84,9 +86,15 @@ fn boundary(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
 
 /// The backend named by the C string `name` (NULL: `scalar`).
 ///
+/// Each backend is built once per process, at its first successful call, and that instance
+/// serves every later call from every thread (backends are `Send + Sync` for this): building
+/// one can cost far more than a small call (the GPU backends compile their pipelines). A
+/// backend that cannot be built is not kept, so the next call asks again.
+///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
-unsafe fn backend(name: *const c_char) -> Result<Box<dyn crate::Backend>, Failure> {
+unsafe fn backend(name: *const c_char) -> Result<Arc<dyn Backend>, Failure> {
+    static BUILT: Mutex<Vec<Arc<dyn Backend>>> = Mutex::new(Vec::new());
     let name = if name.is_null() {
         "scalar"
     } else {
@@ -95,7 +103,20 @@ unsafe fn backend(name: *const c_char) -> Result<Box<dyn crate::Backend>, Failur
             .to_str()
             .map_err(|_| invalid("backend: the name is not valid UTF-8".into()))?
     };
-    Ok(registry::create(name)?)
+    // A panic elsewhere while the lock was held cannot have left the list half-changed.
+    let built = || BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(backend) = built().iter().find(|b| b.name() == name) {
+        return Ok(Arc::clone(backend));
+    }
+    // Built without the lock held, so a slow first call of one backend does not stall the
+    // others; two threads may race to build the same one, and the first one kept wins.
+    let new: Arc<dyn Backend> = registry::create(name)?.into();
+    let mut built = built();
+    if let Some(backend) = built.iter().find(|b| b.name() == name) {
+        return Ok(Arc::clone(backend));
+    }
+    built.push(Arc::clone(&new));
+    Ok(new)
 }
 
 /// The caller's buffer of `len` elements as a `rows x cols` view, after checking that it is

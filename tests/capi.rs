@@ -441,3 +441,34 @@ fn bad_thread_counts_are_error_codes_for_a_c_host() {
         }
     }
 }
+
+/// Defect 9: Mesa's Vulkan device-select layer printed "XDG_RUNTIME_DIR is invalid or not
+/// set" on the host program's stderr (twice) when a C program used a GPU backend outside a
+/// desktop session. The host's stderr is the host's: it stays empty.
+#[cfg(feature = "gpu")]
+#[test]
+fn c_host_stderr_stays_clean_on_the_gpu_backends() {
+    let names: Vec<&str> = runnable_names()
+        .into_iter()
+        .filter(|name| name.starts_with("gpu"))
+        .collect();
+    if names.is_empty() {
+        return; // runnable_names said why, or failed under LANCEHEAD_REQUIRE_GPU=1.
+    }
+    let (_dir, exe) = c_program("book_checksum", &[]);
+    for name in names {
+        let out = Command::new(&exe)
+            .arg(name)
+            // As in a service, a container or CI: no desktop session.
+            .env_remove("XDG_RUNTIME_DIR")
+            .env_remove("NODEVICE_SELECT")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {out:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "{name} wrote to the host program's stderr"
+        );
+    }
+}

@@ -115,16 +115,20 @@ static void fail(struct worker *w, const char *what)
     }
 }
 
-/* A call that fails with a message naming this thread's own numbers, then the check that
- * lancehead_last_error() holds exactly that message. */
-static void check_own_error(struct worker *w, size_t b, size_t round, void *buffer)
+/* A call that fails with a message only this thread's call can have, written to `expected`. */
+static int fail_own_way(struct worker *w, size_t b, size_t round, void *buffer,
+                        char expected[MESSAGE])
 {
     size_t len = 1 + w->index + THREADS * round, height = 1000 + w->index;
-    int status = lancehead_julia(backends[b], 7, height, -1.8, 1.8, -1.8, 1.8, 0.0, 0.0, 10,
-                                 buffer, len);
-    char expected[MESSAGE], what[2 * MESSAGE];
-    snprintf(expected, sizeof expected, "counts_len is %zu, expected %zu * 7 elements", len,
-             height);
+    snprintf(expected, MESSAGE, "counts_len is %zu, expected %zu * 7 elements", len, height);
+    return lancehead_julia(backends[b], 7, height, -1.8, 1.8, -1.8, 1.8, 0.0, 0.0, 10, buffer,
+                           len);
+}
+
+/* Checks that the call just made failed as it should and left its message for this thread. */
+static void check_own_error(struct worker *w, int status, const char *expected)
+{
+    char what[2 * MESSAGE + 64];
     w->error_checks++;
     if (status != LANCEHEAD_ERR_INVALID_ARGUMENT || strcmp(lancehead_last_error(), expected)) {
         w->error_failures++;
@@ -147,7 +151,14 @@ static void *hammer(void *arg)
         w->error_failures++;
         return NULL;
     }
+    /* Every thread fails its own way, then all wait: the message written last is then some
+     * other thread's for all but one of them, so a shared last error could not pass. */
+    char expected[MESSAGE];
     pthread_barrier_wait(w->start);
+    int failed = fail_own_way(w, 0, ROUNDS, out, expected);
+    pthread_barrier_wait(w->start);
+    check_own_error(w, failed, expected);
+
     size_t jobs = n_backends * N_PROBLEMS;
     for (size_t round = 0; round < ROUNDS; round++) {
         for (size_t k = 0; k < jobs; k++) {
@@ -177,7 +188,8 @@ static void *hammer(void *arg)
                 fail(w, what);
             }
             if (k % 3 == w->index % 3) {
-                check_own_error(w, b, round, out);
+                failed = fail_own_way(w, b, round, out, expected);
+                check_own_error(w, failed, expected);
             }
         }
     }

@@ -13,9 +13,7 @@ use lancehead::agreement::{GridDiff, JuliaDiff};
 use lancehead::problem::Kernel;
 use lancehead::problem::julia::{BOOK_C, BOOK_MAX_ITER};
 use lancehead::registry::Agreement;
-use lancehead::{
-    Backend, DiffusionKernel, DiffusionParams, Error, JuliaKernel, JuliaParams, Region,
-};
+use lancehead::{Backend, DiffusionParams, Error, JuliaParams, Region};
 use ndarray::{Array2, ShapeBuilder, s};
 
 /// The exact foreign backends of this build.
@@ -202,6 +200,7 @@ fn wrappers_refuse_bad_buffers() {
 #[cfg(feature = "fortran-ref")]
 #[test]
 fn fortran_refuses_counts_beyond_int32() {
+    use lancehead::{DiffusionKernel, JuliaKernel};
     let backend = lancehead::ffi::fortran::backend();
     let params = JuliaParams::new(2, 2, Region::BOOK, BOOK_C, i32::MAX as u32 + 1).unwrap();
     let mut counts = params.new_counts().unwrap();

@@ -472,3 +472,45 @@ fn c_host_stderr_stays_clean_on_the_gpu_backends() {
         );
     }
 }
+
+/// The OpenMP runtime reads OMP_NUM_THREADS once, when it is loaded: a host that changes the
+/// variable afterwards cannot slip the count it was loaded with past the check, which asks
+/// the runtime what it will start.
+#[cfg(feature = "c-ref")]
+#[test]
+fn the_openmp_check_asks_the_runtime_not_only_the_environment() {
+    if Command::new("python3").arg("--version").output().is_err() {
+        eprintln!("SKIPPED ******** the OpenMP runtime check: python3 is not installed");
+        return;
+    }
+    // Loaded with 100000 (libgomp parses it at load time), then set to 2.
+    let script = r#"
+import ctypes, os, sys
+lib = ctypes.CDLL(sys.argv[1])
+os.environ["OMP_NUM_THREADS"] = "2"
+lib.lancehead_last_error.restype = ctypes.c_char_p
+counts = (ctypes.c_uint32 * 4)()
+args = [b"c-openmp", 2, 2] + [ctypes.c_double(v) for v in (-1.8, 1.8, -1.8, 1.8, 0.0, 0.0)]
+status = lib.lancehead_julia(*args, 10, counts, ctypes.c_size_t(4))
+print(status, lib.lancehead_last_error().decode())
+"#;
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .arg(cdylib())
+        .env("OMP_NUM_THREADS", "100000")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "{LANCEHEAD_ERR_BACKEND} backend `c-openmp` is unavailable: the OpenMP runtime \
+             would start 100000 threads, more than the "
+        )),
+        "{stdout}"
+    );
+}

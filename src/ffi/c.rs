@@ -80,7 +80,8 @@ fn check_openmp_threads() -> Result<()> {
             Ok(())
         } else {
             Err(format!(
-                "the OpenMP runtime would start {runtime} threads, more than the {max}                  accepted ({} per logical CPU); set OMP_NUM_THREADS from 1 to {max}",
+                "the OpenMP runtime would start {runtime} threads, more than the {max} \
+                 accepted ({} per logical CPU); set OMP_NUM_THREADS from 1 to {max}",
                 threads::MAX_THREADS_PER_CPU
             ))
         }

@@ -514,3 +514,24 @@ print(status, lib.lancehead_last_error().decode())
         "{stdout}"
     );
 }
+
+/// The instance without window-system extensions (src/gpu/context.rs) is sound by a reading
+/// of wgpu-hal 30.0.2, where nothing relies on those extensions but surface creation. A
+/// wgpu upgrade must read it again: this fails until the note there is updated with this.
+#[cfg(feature = "gpu")]
+#[test]
+fn the_window_system_note_matches_the_locked_wgpu_hal() {
+    let lock = std::fs::read_to_string(repo("Cargo.lock")).unwrap();
+    let locked = lock
+        .split("[[package]]")
+        .find(|p| p.contains("name = \"wgpu-hal\"\n"))
+        .and_then(|p| p.lines().find_map(|l| l.strip_prefix("version = ")))
+        .unwrap();
+    let context = std::fs::read_to_string(repo("src/gpu/context.rs")).unwrap();
+    let noted = format!("(={}, Cargo.toml)", locked.trim_matches('"'));
+    assert!(
+        context.contains(&noted),
+        "wgpu-hal is now {locked}: re-read its Vulkan surface code and update {noted:?} in \
+         src/gpu/context.rs"
+    );
+}

@@ -70,6 +70,8 @@ fn instance() -> wgpu::Instance {
 /// Without the extensions the layer has no display to probe, nothing is printed, and no
 /// connection to the user's X or Wayland server is opened.
 ///
+/// `WGPU_DEBUG`, `WGPU_VALIDATION` and the other instance flags of `desc` reach the Vulkan
+/// instance; wgpu-core keeps its default flags for an instance made from wgpu-hal's.
 /// `None` when wgpu-hal finds no Vulkan here (the caller falls back to `wgpu::Instance::new`).
 #[cfg(all(unix, not(target_vendor = "apple"), not(target_os = "android")))]
 fn vulkan_without_window_system(desc: &wgpu::InstanceDescriptor) -> Option<wgpu::Instance> {

@@ -5,6 +5,10 @@
 //!   (`LH_PREFIX`), so all three link into one program side by side.
 //! - `fortran-ref`: `fortran_ref/` is compiled with gfortran, and libgfortran is linked.
 //!
+//! - `LANCEHEAD_SANITIZE=address,undefined` (a test configuration that scripts/test.sh runs):
+//!   both references are also compiled with GCC's AddressSanitizer and UndefinedBehaviorSanitizer,
+//!   and the first finding aborts the program.
+//!
 //! A missing compiler or runtime library stops the build with one message that names the
 //! Debian package to install and the feature to turn off, instead of a wall of linker errors.
 //! The exact compiler and flags of each backend are handed to the crate (`LANCEHEAD_*`
@@ -56,18 +60,80 @@ const C_VARIANTS: [CVariant; 3] = [
 
 const FORTRAN_FLAGS: [&str; 2] = ["-std=f2008", "-ffp-contract=off"];
 
+/// The sanitizer configuration's variable, and the sanitizers it may list.
+const SANITIZE_VAR: &str = "LANCEHEAD_SANITIZE";
+const SANITIZERS: [&str; 2] = ["address", "undefined"];
+
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    let c = if feature("C_REF") { build_c() } else { Ok(()) };
-    let fortran = if feature("FORTRAN_REF") {
-        build_fortran()
+    let sanitize = sanitize_flags();
+    let extra = sanitize.as_deref().unwrap_or_default();
+    let c = if feature("C_REF") {
+        build_c(extra)
     } else {
         Ok(())
     };
-    for message in [c, fortran].into_iter().filter_map(Result::err) {
+    let fortran = if feature("FORTRAN_REF") {
+        build_fortran(extra)
+    } else {
+        Ok(())
+    };
+    for message in [sanitize.map(drop), c, fortran]
+        .into_iter()
+        .filter_map(Result::err)
+    {
         // Cargo prints this as the build's error and fails it once the script exits.
         println!("cargo::error={message}");
     }
+}
+
+/// The compiler flags of `LANCEHEAD_SANITIZE` (none when it is unset or empty), after linking
+/// the sanitizers' runtimes.
+///
+/// The runtimes are GCC's shared `libasan` and `libubsan` (gfortran uses the same ones). They
+/// are linked before any other shared library of the crate, because ASan insists on coming
+/// first in the program's initial library list. `-fno-sanitize-recover=all` makes every
+/// finding fatal, so a test run under the sanitizers fails on the first one.
+fn sanitize_flags() -> Result<Vec<String>, String> {
+    println!("cargo::rerun-if-env-changed={SANITIZE_VAR}");
+    let value = env::var(SANITIZE_VAR).unwrap_or_default();
+    if value.is_empty() {
+        return Ok(Vec::new());
+    }
+    let accepted = || {
+        format!(
+            "{SANITIZE_VAR}={value}: expected a comma-separated list of {}",
+            SANITIZERS.join(", ")
+        )
+    };
+    let mut runtimes = Vec::new();
+    for name in value.split(',') {
+        match name {
+            "address" => runtimes.push("asan"),
+            "undefined" => runtimes.push("ubsan"),
+            _ => return Err(accepted()),
+        }
+    }
+    let compiler = cc::Build::new()
+        .try_get_compiler()
+        .map_err(|e| format!("{SANITIZE_VAR} needs a C compiler: {e}"))?;
+    if compiler.is_like_clang() {
+        return Err(format!(
+            "{SANITIZE_VAR} links GCC's sanitizer runtimes (libasan, libubsan); `{}` is clang: \
+             set CC=gcc",
+            compiler.path().display()
+        ));
+    }
+    for runtime in runtimes {
+        link_runtime(compiler.path(), runtime).map_err(|e| {
+            format!("{SANITIZE_VAR}: {e}; install the Debian package `gcc` (apt-get install gcc)")
+        })?;
+    }
+    Ok(vec![
+        format!("-fsanitize={value}"),
+        "-fno-sanitize-recover=all".to_string(),
+        "-fno-omit-frame-pointer".to_string(),
+    ])
 }
 
 fn feature(name: &str) -> bool {
@@ -89,7 +155,8 @@ fn check_target(feature: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn build_c() -> Result<(), String> {
+/// `extra`: flags added to every variant (the sanitizers').
+fn build_c(extra: &[String]) -> Result<(), String> {
     const TURN_OFF: &str = "or build without the `c-ref` feature (it is a default one: \
                             `--no-default-features --features ndarray,simd,rayon`)";
     check_target("c-ref")?;
@@ -119,7 +186,10 @@ fn build_c() -> Result<(), String> {
             .opt_level(3)
             .warnings(true)
             .extra_warnings(true);
-        for flag in variant.flags {
+        let flags: Vec<&str> = (variant.flags.iter().copied())
+            .chain(extra.iter().map(String::as_str))
+            .collect();
+        for flag in &flags {
             build.flag(flag);
         }
         let library = format!("lancehead_{}", variant.prefix.trim_end_matches('_'));
@@ -143,14 +213,15 @@ fn build_c() -> Result<(), String> {
                 )
             })?;
         }
-        let flags = format!("-O3 -std=c99 {}", variant.flags.join(" "));
+        let flags = format!("-O3 -std=c99 {}", flags.join(" "));
         let key = variant.backend.to_uppercase().replace('-', "_");
         println!("cargo::rustc-env=LANCEHEAD_FLAGS_{key}={flags}");
     }
     Ok(())
 }
 
-fn build_fortran() -> Result<(), String> {
+/// `extra`: flags added to the build (the sanitizers').
+fn build_fortran(extra: &[String]) -> Result<(), String> {
     const TURN_OFF: &str = "or build without the `fortran-ref` feature (it comes with \
                             `full` and `--all-features`)";
     check_target("fortran-ref")?;
@@ -176,7 +247,10 @@ fn build_fortran() -> Result<(), String> {
         .extra_warnings(true)
         // The module file (.mod) goes to OUT_DIR, not into the source tree.
         .flag(format!("-J{}", out_dir().display()));
-    for flag in FORTRAN_FLAGS {
+    let flags: Vec<&str> = (FORTRAN_FLAGS.iter().copied())
+        .chain(extra.iter().map(String::as_str))
+        .collect();
+    for flag in &flags {
         build.flag(flag);
     }
     build
@@ -190,7 +264,7 @@ fn build_fortran() -> Result<(), String> {
     })?;
     println!(
         "cargo::rustc-env=LANCEHEAD_FLAGS_FORTRAN=-O3 {}",
-        FORTRAN_FLAGS.join(" ")
+        flags.join(" ")
     );
     Ok(())
 }

@@ -18,7 +18,7 @@ fn main() -> Result<(), lancehead::Error> {
     let mut reference_grid = init.clone();
     lancehead::evolve(&*scalar, &diffusion_params, reference_grid.view_mut(), 500)?;
 
-    for backend in [c::c(), c::native(), c::openmp()] {
+    for backend in [c::c(), c::native(), c::openmp()?] {
         let flags = backend
             .details()
             .into_iter()

@@ -29,6 +29,13 @@ cargo fmt --all -- --check
 # Every backend and extra.
 # LANCEHEAD_REQUIRE_GPU=1: a GPU test that finds no adapter fails instead of being skipped.
 LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features
+# The C and Fortran references under AddressSanitizer and UndefinedBehaviorSanitizer
+# (build.rs: LANCEHEAD_SANITIZE), every finding fatal: the FFI tests (awkward shapes among them)
+# and the threads test (8 threads on one instance of each backend). The examples first, as
+# tests/ffi.rs runs those of the same build.
+export UBSAN_OPTIONS=print_stacktrace=1
+LANCEHEAD_SANITIZE=address,undefined cargo build --features fortran-ref --examples
+LANCEHEAD_SANITIZE=address,undefined cargo test --features fortran-ref --test ffi --test concurrency
 # The criterion benches must keep compiling (`cargo bench` runs them).
 cargo bench --all-features --no-run
 # A build without the optional backends (the CLI only): the registry must name the feature that

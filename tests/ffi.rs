@@ -10,10 +10,10 @@ use std::process::Command;
 
 use common::{example, load};
 use lancehead::agreement::{GridDiff, JuliaDiff};
+use lancehead::problem::Kernel;
 use lancehead::problem::julia::{BOOK_C, BOOK_MAX_ITER};
-use lancehead::{
-    Backend, DiffusionKernel, DiffusionParams, Error, JuliaKernel, JuliaParams, Region,
-};
+use lancehead::registry::Agreement;
+use lancehead::{Backend, DiffusionParams, Error, JuliaParams, Region};
 use ndarray::{Array2, ShapeBuilder, s};
 
 /// The exact foreign backends of this build.
@@ -22,7 +22,7 @@ fn exact_foreign() -> Vec<Box<dyn Backend>> {
     #[cfg(feature = "c-ref")]
     {
         backends.push(Box::new(lancehead::ffi::c::c()));
-        backends.push(Box::new(lancehead::ffi::c::openmp()));
+        backends.push(Box::new(lancehead::ffi::c::openmp().unwrap()));
     }
     #[cfg(feature = "fortran-ref")]
     backends.push(Box::new(lancehead::ffi::fortran::backend()));
@@ -65,6 +65,101 @@ fn references_match_numpy_on_non_square_problems() {
     }
 }
 
+/// Every foreign backend of this build: the exact ones and `c-native`.
+fn all_foreign() -> Vec<Box<dyn Backend>> {
+    let mut backends = exact_foreign();
+    #[cfg(feature = "c-ref")]
+    backends.push(Box::new(lancehead::ffi::c::native()));
+    backends
+}
+
+/// The references on the shapes where an index is most easily off by one: 1 x 1, single rows
+/// and columns, 2 x 2, primes; zero and one iterations or steps. Every buffer is exactly as
+/// long as the problem, so under `LANCEHEAD_SANITIZE=address,undefined` (scripts/test.sh)
+/// AddressSanitizer sees any read or write past an end, and UBSan any undefined arithmetic.
+/// The results are held to each backend's class against `scalar`.
+#[test]
+fn references_on_awkward_shapes() {
+    let scalar = common::scalar();
+    let backends = all_foreign();
+    let mut calls = 0;
+    let sizes = [1, 2, 3, 7, 13, 31, 64];
+    let shapes: Vec<(usize, usize)> = sizes
+        .iter()
+        .flat_map(|&a| [(1, a), (a, 1), (a, a)])
+        .chain([(2, 3), (31, 17), (13, 7)])
+        .collect();
+    let regions = [
+        (Region::BOOK, BOOK_C),
+        // The edge of the set, where the counts run long.
+        (
+            Region {
+                x1: -0.45,
+                x2: 0.05,
+                y1: 0.3,
+                y2: 0.8,
+            },
+            (-0.7269, 0.1889),
+        ),
+    ];
+    let mut rng = common::Rng::new(5);
+    for &(rows, cols) in &shapes {
+        for (region, c) in regions {
+            for max_iter in [0, 1, 300] {
+                let params = JuliaParams::new(cols, rows, region, c, max_iter).unwrap();
+                let expected = common::julia(&*scalar, &params);
+                for backend in &backends {
+                    let counts = common::julia(&**backend, &params);
+                    calls += 1;
+                    let diff = JuliaDiff::new(expected.view(), counts.view());
+                    let exact = backend.agreement(Kernel::Julia) == Agreement::Exact;
+                    // A tolerance backend may count one pixel of a tiny image differently.
+                    let ok = if exact {
+                        diff.differing == 0
+                    } else {
+                        diff.max_abs <= max_iter
+                    };
+                    assert!(
+                        ok,
+                        "{} julia {cols}x{rows} max_iter {max_iter}: {diff}",
+                        backend.name()
+                    );
+                }
+            }
+        }
+        let params = DiffusionParams::book(rows, cols).unwrap();
+        let init = rng.grid(rows, cols);
+        for steps in [0, 1, 2, 5] {
+            let expected = common::evolve(&*scalar, &params, init.view(), steps);
+            for backend in &backends {
+                let grid = common::evolve(&**backend, &params, init.view(), steps);
+                calls += 1;
+                let diff = GridDiff::new(expected.view(), grid.view());
+                assert!(
+                    diff.within(backend.agreement(Kernel::Diffusion)),
+                    "{} diffusion {rows}x{cols} x {steps}: {diff}",
+                    backend.name()
+                );
+            }
+        }
+    }
+    for backend in &backends {
+        let flags = backend
+            .details()
+            .into_iter()
+            .find(|(key, _)| *key == "flags");
+        println!(
+            "{}: {}",
+            backend.name(),
+            flags.map_or(String::new(), |(_, f)| f)
+        );
+    }
+    println!(
+        "awkward shapes: {calls} calls of {} foreign backends, every result within its class",
+        backends.len()
+    );
+}
+
 /// The wrappers refuse, with an error and before any pointer crosses, every buffer the
 /// foreign code could not read safely or correctly.
 #[test]
@@ -105,6 +200,7 @@ fn wrappers_refuse_bad_buffers() {
 #[cfg(feature = "fortran-ref")]
 #[test]
 fn fortran_refuses_counts_beyond_int32() {
+    use lancehead::{DiffusionKernel, JuliaKernel};
     let backend = lancehead::ffi::fortran::backend();
     let params = JuliaParams::new(2, 2, Region::BOOK, BOOK_C, i32::MAX as u32 + 1).unwrap();
     let mut counts = params.new_counts().unwrap();

@@ -9,6 +9,7 @@ pub mod rows;
 pub mod scalar;
 #[cfg(feature = "simd")]
 pub mod simd;
+pub mod threads;
 #[cfg(feature = "rayon")]
 pub mod wavefront;
 #[cfg(feature = "ndarray")]

@@ -4,17 +4,21 @@
 //! rows are handed out one at a time and idle threads steal work (rayon's dynamic
 //! scheduling, the counterpart of `schedule(guided)`). Diffusion rows all cost the same, so
 //! each step splits the grid into a few bands per thread. Threads come from rayon's one global
-//! pool, started once; no step spawns a thread. Each row is computed by the same code as in
-//! the one-thread backend, so results are identical whatever the thread count.
+//! pool, started once, with the thread count checked first ([`global_pool`]); no step spawns
+//! a thread. Each row is computed by the same code as in the one-thread backend, so results
+//! are identical whatever the thread count.
+
+use std::sync::OnceLock;
 
 use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
 use crate::backend::rows::RowKernels;
+use crate::backend::threads::{self, Form};
 use crate::backend::{
     Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, julia_output, ping_pong,
 };
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::problem::{DiffusionParams, JuliaParams};
 
 /// Julia rows handed out at a time: few enough for dynamic scheduling to even out the
@@ -33,9 +37,50 @@ pub struct Parallel<K> {
     kernels: K,
 }
 
+/// Rayon's variables for its thread count: the current name, then the deprecated one it
+/// still reads.
+const RAYON_VARIABLES: [&str; 2] = ["RAYON_NUM_THREADS", "RAYON_RS_NUM_CPUS"];
+
+/// Starts rayon's global pool, once per process, with the thread count the environment asks
+/// for once it is checked ([`threads`]), or one thread per logical CPU. The pool is then given
+/// its count explicitly, so rayon never reads the variables itself (it would panic on a count
+/// it cannot start, and silently ignore `0` or `abc`). The answer of the first call stands:
+/// the pool cannot be resized.
+pub fn global_pool() -> Result<()> {
+    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
+    let started = STARTED.get_or_init(|| {
+        let mut count = None;
+        for variable in RAYON_VARIABLES {
+            if let Some(counts) =
+                threads::from_env(variable, Form::Single).map_err(|e| e.to_string())?
+            {
+                count = counts.first().copied();
+                break;
+            }
+        }
+        let count = count.unwrap_or_else(threads::logical_cpus);
+        match rayon::ThreadPoolBuilder::new()
+            .num_threads(count)
+            .build_global()
+        {
+            Ok(()) => Ok(()),
+            // No cause: the pool exists already (the host program built it), and is used as it is.
+            Err(e) if std::error::Error::source(&e).is_none() => Ok(()),
+            Err(e) => Err(format!("cannot start {count} rayon threads: {e}")),
+        }
+    });
+    started.clone().map_err(|reason| Error::Unavailable {
+        name: "rayon".to_string(),
+        reason,
+    })
+}
+
 impl<K: RowKernels> Parallel<K> {
-    pub fn new(name: &'static str, kernels: K) -> Self {
-        Parallel { name, kernels }
+    /// The backend `name`; fails when rayon's pool cannot start as the environment asks
+    /// ([`global_pool`]).
+    pub fn new(name: &'static str, kernels: K) -> Result<Self> {
+        global_pool()?;
+        Ok(Parallel { name, kernels })
     }
 
     pub fn kernels(&self) -> &K {

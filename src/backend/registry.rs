@@ -136,7 +136,7 @@ pub const KNOWN: &[BackendInfo] = &[
         constructor: built_with!(feature = "rayon", || Ok(Box::new(Parallel::new(
             "rayon",
             scalar::ScalarRows
-        )))),
+        )?))),
     },
     BackendInfo {
         name: "simd-rayon",
@@ -146,7 +146,7 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
         constructor: built_with!(all(feature = "simd", feature = "rayon"), || Ok(Box::new(
-            Parallel::new("simd-rayon", simd::SimdRows::new()?)
+            Parallel::new("simd-rayon", simd::SimdRows::new()?)?
         ))),
     },
     BackendInfo {
@@ -157,7 +157,7 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
         constructor: built_with!(all(feature = "simd", feature = "rayon"), || Ok(Box::new(
-            Wavefront::new("simd-wavefront", simd::SimdRows::new()?)
+            Wavefront::new("simd-wavefront", simd::SimdRows::new()?)?
         ))),
     },
     BackendInfo {
@@ -185,7 +185,7 @@ pub const KNOWN: &[BackendInfo] = &[
         book_analogue: "Cython + OpenMP (Example 7-12)",
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
-        constructor: built_with!(feature = "c-ref", || Ok(Box::new(c::openmp()))),
+        constructor: built_with!(feature = "c-ref", || Ok(Box::new(c::openmp()?))),
     },
     BackendInfo {
         name: "fortran",

@@ -49,10 +49,10 @@ pub struct Wavefront<K> {
 }
 
 impl<K: RowKernels> Wavefront<K> {
-    pub fn new(name: &'static str, kernels: K) -> Self {
-        Wavefront {
-            inner: Parallel::new(name, kernels),
-        }
+    pub fn new(name: &'static str, kernels: K) -> Result<Self> {
+        Ok(Wavefront {
+            inner: Parallel::new(name, kernels)?,
+        })
     }
 }
 

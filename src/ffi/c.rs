@@ -2,7 +2,10 @@
 //! build.rs (the book's compiler-strategy comparison). Each copy has its own symbol prefix.
 
 use std::ffi::c_int;
+use std::sync::OnceLock;
 
+use crate::backend::threads::{self, Form};
+use crate::error::{Error, Result};
 use crate::ffi::foreign::{Foreign, foreign_kernels};
 
 foreign_kernels! {
@@ -43,10 +46,15 @@ pub fn native() -> Foreign {
 
 /// `c-openmp`: gcc -O3 -fopenmp -ffp-contract=off, rows in `schedule(guided)`. Exact
 /// whatever the thread count: each row is computed the same way by whichever thread.
-pub fn openmp() -> Foreign {
+///
+/// Fails when the OpenMP runtime would start more threads than [`threads`] accepts, or
+/// `OMP_NUM_THREADS` is not a thread count: libgomp crashed at its first parallel region with
+/// `OMP_NUM_THREADS=100000`.
+pub fn openmp() -> Result<Foreign> {
+    check_openmp_threads()?;
     // SAFETY: as for `c`; OpenMP's threads only write disjoint rows of the caller's buffers
-    // and have joined when the call returns.
-    unsafe {
+    // and have joined when the call returns; the thread count was checked just above.
+    Ok(unsafe {
         Foreign::new(
             "c-openmp",
             lh_c_openmp_julia,
@@ -55,7 +63,34 @@ pub fn openmp() -> Foreign {
             openmp_details,
         )
         .with_threads(openmp_threads)
-    }
+    })
+}
+
+/// Checks `OMP_NUM_THREADS` and the count the runtime took from it, once per process: the
+/// runtime reads the variable once, when it is loaded.
+fn check_openmp_threads() -> Result<()> {
+    static CHECKED: OnceLock<Result<(), String>> = OnceLock::new();
+    let checked = CHECKED.get_or_init(|| {
+        threads::from_env("OMP_NUM_THREADS", Form::List).map_err(|e| e.to_string())?;
+        // What the runtime will start, however it got there (the variable as it was at load
+        // time, or its default of one thread per CPU).
+        // SAFETY: a query of the OpenMP runtime, callable at any time; it starts no thread.
+        let runtime = unsafe { omp_get_max_threads() };
+        let max = threads::max_threads();
+        if usize::try_from(runtime).is_ok_and(|n| (1..=max).contains(&n)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the OpenMP runtime would start {runtime} threads, more than the {max} \
+                 accepted ({} per logical CPU); set OMP_NUM_THREADS from 1 to {max}",
+                threads::MAX_THREADS_PER_CPU
+            ))
+        }
+    });
+    checked.clone().map_err(|reason| Error::Unavailable {
+        name: "c-openmp".to_string(),
+        reason,
+    })
 }
 
 /// The OpenMP runtime's thread count for the next parallel region.

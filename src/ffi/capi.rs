@@ -9,10 +9,13 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString, c_char, c_int};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use ndarray::ArrayViewMut2;
 
+use crate::Backend;
 use crate::error::Error;
+use crate::problem::diffusion::check_finite_grid;
 use crate::problem::{DiffusionParams, JuliaParams, Region};
 use crate::registry;
 
@@ -83,9 +86,15 @@ fn boundary(body: impl FnOnce() -> Result<(), Failure>) -> c_int {
 
 /// The backend named by the C string `name` (NULL: `scalar`).
 ///
+/// Each backend is built once per process, at its first successful call, and that instance
+/// serves every later call from every thread (backends are `Send + Sync` for this): building
+/// one can cost far more than a small call (the GPU backends compile their pipelines). A
+/// backend that cannot be built is not kept, so the next call asks again.
+///
 /// # Safety
 /// `name` is NULL or a NUL-terminated string.
-unsafe fn backend(name: *const c_char) -> Result<Box<dyn crate::Backend>, Failure> {
+unsafe fn backend(name: *const c_char) -> Result<Arc<dyn Backend>, Failure> {
+    static BUILT: Mutex<Vec<Arc<dyn Backend>>> = Mutex::new(Vec::new());
     let name = if name.is_null() {
         "scalar"
     } else {
@@ -94,7 +103,20 @@ unsafe fn backend(name: *const c_char) -> Result<Box<dyn crate::Backend>, Failur
             .to_str()
             .map_err(|_| invalid("backend: the name is not valid UTF-8".into()))?
     };
-    Ok(registry::create(name)?)
+    // A panic elsewhere while the lock was held cannot have left the list half-changed.
+    let built = || BUILT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(backend) = built().iter().find(|b| b.name() == name) {
+        return Ok(Arc::clone(backend));
+    }
+    // Built without the lock held, so a slow first call of one backend does not stall the
+    // others; two threads may race to build the same one, and the first one kept wins.
+    let new: Arc<dyn Backend> = registry::create(name)?.into();
+    let mut built = built();
+    if let Some(backend) = built.iter().find(|b| b.name() == name) {
+        return Ok(Arc::clone(backend));
+    }
+    built.push(Arc::clone(&new));
+    Ok(new)
 }
 
 /// The caller's buffer of `len` elements as a `rows x cols` view, after checking that it is
@@ -127,8 +149,17 @@ unsafe fn buffer<'a, T>(
             "{what}_len is {len}, expected {rows} * {cols} elements"
         )));
     }
+    if len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
+        return Err(invalid(format!(
+            "{what}_len is {len}: larger than any buffer can be ({} bytes per element)",
+            std::mem::size_of::<T>()
+        )));
+    }
     // SAFETY: non-null and aligned (checked), `len` elements long (the caller's promise,
-    // and `len` is the shape's size).
+    // and `len` is the shape's size), at most isize::MAX bytes (checked).
     let data = unsafe { std::slice::from_raw_parts_mut(data, len) };
     ArrayViewMut2::from_shape((rows, cols), data).map_err(|e| invalid(format!("{what}: {e}")))
 }
@@ -154,10 +185,17 @@ pub unsafe extern "C" fn lancehead_julia(
     counts_len: usize,
 ) -> c_int {
     boundary(|| {
-        let params =
-            JuliaParams::new(width, height, Region { x1, x2, y1, y2 }, (cr, ci), max_iter)?;
+        let problem =
+            || JuliaParams::new(width, height, Region { x1, x2, y1, y2 }, (cr, ci), max_iter);
+        // A zero size explains any buffer length, so it is reported first (JuliaParams::new
+        // refuses it before allocating anything). Then the caller's buffer, so that a bad
+        // one is refused before the coordinates (width + height values) are allocated.
+        if width == 0 || height == 0 {
+            problem()?;
+        }
         // SAFETY: the caller's promises, passed on.
-        let counts = unsafe { buffer("counts", counts, counts_len, params.shape()) }?;
+        let counts = unsafe { buffer("counts", counts, counts_len, (height, width)) }?;
+        let params = problem()?;
         let backend = unsafe { self::backend(backend) }?;
         backend.julia(&params, counts)?;
         Ok(())
@@ -184,6 +222,7 @@ pub unsafe extern "C" fn lancehead_diffusion(
         let params = DiffusionParams::new(rows, cols, dt, d)?;
         // SAFETY: the caller's promises, passed on.
         let grid = unsafe { buffer("grid", grid, grid_len, params.shape()) }?;
+        check_finite_grid(grid.view()).map_err(|e| invalid(format!("grid: {e}")))?;
         let backend = unsafe { self::backend(backend) }?;
         let mut scratch = params.new_grid()?;
         backend.evolve(&params, grid, scratch.view_mut(), steps)?;

@@ -44,10 +44,73 @@ fn rank(adapter: &wgpu::Adapter) -> (u8, bool) {
     )
 }
 
+/// The wgpu instance: `WGPU_BACKEND` and friends still choose backends, as in every wgpu
+/// program; on Vulkan it is made without window-system extensions
+/// ([`vulkan_without_window_system`]).
+fn instance() -> wgpu::Instance {
+    let desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    #[cfg(all(unix, not(target_vendor = "apple"), not(target_os = "android")))]
+    if desc.backends.contains(wgpu::Backends::VULKAN)
+        && let Some(instance) = vulkan_without_window_system(&desc)
+    {
+        return instance;
+    }
+    wgpu::Instance::new(desc)
+}
+
+/// A Vulkan instance without the extensions that tie it to a window system (Xlib, XCB,
+/// Wayland surfaces): Lancehead computes and never presents.
+///
+/// Why: Mesa's device-select layer, an implicit layer installed with every Mesa Vulkan driver
+/// (lavapipe included), connects to the display server of each such extension the application
+/// enables, to order the GPUs; outside a desktop session libwayland then prints
+/// "XDG_RUNTIME_DIR is invalid or not set" on stderr. For a C or Python host of the C ABI that
+/// is the host's stderr. The layer's switch is an environment variable (`NODEVICE_SELECT`),
+/// which a library cannot set soundly: other threads of the host may read the environment.
+/// Without the extensions the layer has no display to probe, nothing is printed, and no
+/// connection to the user's X or Wayland server is opened.
+///
+/// `WGPU_DEBUG`, `WGPU_VALIDATION` and the other instance flags of `desc` reach the Vulkan
+/// instance; wgpu-core keeps its default flags for an instance made from wgpu-hal's.
+/// `None` when wgpu-hal finds no Vulkan here (the caller falls back to `wgpu::Instance::new`).
+#[cfg(all(unix, not(target_vendor = "apple"), not(target_os = "android")))]
+fn vulkan_without_window_system(desc: &wgpu::InstanceDescriptor) -> Option<wgpu::Instance> {
+    use std::ffi::CStr;
+    use wgpu::hal::{self, vulkan};
+
+    const WINDOW_SYSTEM: [&CStr; 3] = [
+        c"VK_KHR_xlib_surface",
+        c"VK_KHR_xcb_surface",
+        c"VK_KHR_wayland_surface",
+    ];
+    let hal_desc = hal::InstanceDescriptor {
+        name: "lancehead",
+        flags: desc.flags,
+        memory_budget_thresholds: desc.memory_budget_thresholds,
+        backend_options: desc.backend_options.clone(),
+        telemetry: None,
+        display: None,
+    };
+    let without_window_system: Box<vulkan::CreateInstanceCallback> =
+        Box::new(|args: vulkan::CreateInstanceCallbackArgs| {
+            args.extensions.retain(|e| !WINDOW_SYSTEM.contains(e));
+        });
+    // SAFETY: `init_with_callback` is `Instance::init`, which wgpu itself calls with the same
+    // kind of descriptor, plus the callback. Its documentation asks callbacks not to remove
+    // extensions, because wgpu-hal assumes an extension it found is enabled. For the three
+    // removed here that assumption is never relied on in the wgpu-hal this crate pins
+    // (=30.0.2, Cargo.toml): they are used only by `create_surface_from_xlib`, `_xcb` and
+    // `_wayland` (vulkan/instance.rs), each of which checks the instance's enabled list first
+    // and returns an error, and Lancehead creates no surface. Re-check on a wgpu upgrade.
+    let hal_instance =
+        unsafe { vulkan::Instance::init_with_callback(&hal_desc, Some(without_window_system)) }
+            .ok()?;
+    // SAFETY: a valid instance just made by wgpu-hal's Vulkan backend, handed over whole.
+    Some(unsafe { wgpu::Instance::from_hal::<hal::api::Vulkan>(hal_instance) })
+}
+
 async fn create() -> Result<GpuContext, String> {
-    // `WGPU_BACKEND` and friends still choose backends, as in every wgpu program.
-    let instance =
-        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance = instance();
     let adapters = instance.enumerate_adapters(wgpu::Backends::all()).await;
     let Some(adapter) = adapters.into_iter().max_by_key(rank) else {
         return Err(

@@ -22,6 +22,27 @@ pub fn load<T: ReadableElement>(name: &str) -> Array2<T> {
     Array2::read_npy(file).expect("reference file readable")
 }
 
+/// Every backend of this build that can run here, GPU and foreign ones included. One that
+/// cannot is named on stderr with the reason (SKIPPED), except a GPU backend under
+/// `LANCEHEAD_REQUIRE_GPU=1` (scripts/test.sh), which fails the test instead.
+pub fn runnable_backends() -> Vec<Box<dyn Backend>> {
+    let require_gpu = std::env::var("LANCEHEAD_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    let mut found = Vec::new();
+    for probe in lancehead::registry::probe_all() {
+        match probe.backend {
+            Ok(backend) => found.push(backend),
+            Err(reason) if require_gpu && probe.info.feature == Some("gpu") => {
+                panic!(
+                    "LANCEHEAD_REQUIRE_GPU=1 but backend {} is unavailable: {reason}",
+                    probe.info.name
+                )
+            }
+            Err(reason) => eprintln!("SKIPPED ******** backend {}: {reason}", probe.info.name),
+        }
+    }
+    found
+}
+
 pub fn scalar() -> Box<dyn Backend> {
     lancehead::registry::create("scalar").expect("scalar is always available")
 }

@@ -14,9 +14,7 @@ use crate::problem::DiffusionParams;
 pub struct DiffusionPipeline {
     kernel: Kernel,
     workgroup: Workgroup,
-    /// Steps recorded into one command buffer and submitted together: enough to keep
-    /// submission overhead small, few enough that one submission stays well under the time a
-    /// desktop driver allows a GPU job before resetting the device (about 2 s on Windows).
+    /// Steps recorded into one command buffer and submitted together (`GpuOptions`).
     steps_per_submission: u32,
     buffers: Cache<DiffusionBuffers>,
 }

@@ -67,14 +67,22 @@ pub struct GpuOptions {
 }
 
 /// Measured on lavapipe (Mesa 22.3.6, LLVM 15) on the 2-vCPU AMD EPYC (Zen 4) development
-/// machine with `examples/gpu_tuning.rs` (docs/gpu.md): a real GPU must be measured again
-/// with that example, its best shapes differ.
+/// machine with `examples/gpu_tuning.rs` (docs/gpu.md); no GPU was available, and a real one
+/// must be measured again with that example:
+/// - Julia: every shape tried (8x8 to 256x1) within the run-to-run noise of each other, so
+///   the square 16x16 stays.
+/// - Diffusion: 256x1 (whole row segments) the fastest at 256², 512² and 1024², by 1.07x,
+///   1.41x and 1.38x over 16x16 in CPU time; on grids narrower than 256 columns it idles
+///   invocations (1.73x slower than 32x8 at 128²).
+/// - Steps per submission: no effect above the noise from 16 to 1024; 64 keeps one
+///   submission short on a desktop GPU, whose driver resets a device after about 2 s of one
+///   job (Windows).
 impl Default for GpuOptions {
     fn default() -> Self {
         GpuOptions {
             shaders: ShaderPath::Auto,
             julia_workgroup: Workgroup::new(16, 16),
-            diffusion_workgroup: Workgroup::new(16, 16),
+            diffusion_workgroup: Workgroup::new(256, 1),
             steps_per_submission: 64,
             canary: true,
         }

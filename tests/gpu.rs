@@ -235,7 +235,8 @@ fn adversarial_diffusion_grids_are_bitwise_equal_to_scalar_on_the_exact_path() {
 
 /// What the decoration changes, on the chaotic problem: on lavapipe, plain WGSL and the same
 /// SPIR-V without `NoContraction` both differ from scalar (the driver reassociates), and only
-/// the decorated module is exact. Elsewhere the figures are printed, not asserted.
+/// the decorated module is exact, while the book problem gives its checksum on every path.
+/// Elsewhere the figures are printed, not asserted.
 #[test]
 fn the_decoration_is_what_makes_gpu_exact() {
     let Some(exact) = gpu("gpu") else { return };
@@ -295,8 +296,23 @@ fn the_decoration_is_what_makes_gpu_exact() {
             gpu.agreement(Kernel::Julia),
             gpu.agreement(Kernel::Diffusion),
         );
+        let book = lancehead::julia(&gpu, &JuliaParams::book()).unwrap();
+        let book = lancehead::problem::julia::checksum(book.view());
+        eprintln!("{path:?}: book problem checksum {book}");
+        // The canary, run on this instance whatever its class, sees the reassociation too: the
+        // instance it would demote is the one whose driver does this to decorated SPIR-V.
+        let canary = canary::julia(&gpu).unwrap();
+        let (n, of) = (canary.differing, canary.total);
+        eprintln!("{path:?}: canary: {n} of {of} Julia pixels differ");
         if lavapipe {
+            assert_eq!(
+                canary.differing > 0,
+                differs,
+                "{path:?} canary on lavapipe: {canary}"
+            );
             assert_eq!(diff.differing > 0, differs, "{path:?} on lavapipe: {diff}");
+            // The book problem cannot show any of this.
+            assert_eq!(book, 33_219_980, "{path:?}");
         }
         if !differs {
             assert_eq!(gpu.agreement(Kernel::Julia), exact.agreement(Kernel::Julia));

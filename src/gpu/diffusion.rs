@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::context::GpuContext;
 use super::shader::{Real, Workgroup};
-use super::{Cache, DeviceObjects, Kernel, ShaderModule};
+use super::{Cache, DeviceObjects, Kernel, ShaderModule, Staging};
 use crate::backend::TransferTimes;
 use crate::error::Result;
 use crate::problem::DiffusionParams;
@@ -19,23 +19,16 @@ pub struct DiffusionPipeline {
     buffers: Cache<DiffusionBuffers>,
 }
 
-/// `Params` of diffusion.wgsl: rows, cols, padding, then k. 24 bytes in f64, 20 in f32; the
-/// staging layout gives it 32 either way.
-const UNIFORM_SLOT: u64 = 32;
-
 /// The device side of one grid shape.
 struct DiffusionBuffers {
     /// `(rows, cols)` and the element size they were made for.
     shape: (usize, usize, usize),
-    uniform_bytes: u64,
+    /// The uniform block (`Params` of diffusion.wgsl: rows, cols, padding, then k) and the
+    /// grid in, the result out.
+    staging: Staging,
     grid_bytes: u64,
-    uniform: wgpu::Buffer,
     a: wgpu::Buffer,
     b: wgpu::Buffer,
-    /// Host-visible: the uniform block and the grid, copied to `uniform` and `a`.
-    upload: wgpu::Buffer,
-    /// Host-visible: the result, copied from `a` or `b`.
-    download: wgpu::Buffer,
     /// Even steps read a and write b; odd steps the reverse.
     a_to_b: wgpu::BindGroup,
     b_to_a: wgpu::BindGroup,
@@ -86,41 +79,21 @@ impl DiffusionPipeline {
             |b| b.shape == shape,
             || {
                 let k = &self.kernel;
-                let uniform_bytes = 16 + R::SIZE as u64;
-                let uniform = k.buffer(
-                    context,
-                    "diffusion params",
-                    uniform_bytes,
-                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                );
+                let sizes = (16 + R::SIZE as u64, grid_bytes, grid_bytes);
+                let staging = Staging::new(k, context, "diffusion", sizes);
                 let storage = wgpu::BufferUsages::STORAGE
                     | wgpu::BufferUsages::COPY_SRC
                     | wgpu::BufferUsages::COPY_DST;
                 let a = k.buffer(context, "diffusion grid a", grid_bytes, storage);
                 let b = k.buffer(context, "diffusion grid b", grid_bytes, storage);
-                let upload = k.buffer(
-                    context,
-                    "diffusion upload",
-                    UNIFORM_SLOT + grid_bytes,
-                    wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-                );
-                let download = k.buffer(
-                    context,
-                    "diffusion read-back",
-                    grid_bytes,
-                    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                );
-                let a_to_b = k.bind(context, &uniform, &[&a, &b]);
-                let b_to_a = k.bind(context, &uniform, &[&b, &a]);
+                let a_to_b = k.bind(context, &staging.uniform, &[&a, &b]);
+                let b_to_a = k.bind(context, &staging.uniform, &[&b, &a]);
                 DiffusionBuffers {
                     shape,
-                    uniform_bytes,
+                    staging,
                     grid_bytes,
-                    uniform,
                     a,
                     b,
-                    upload,
-                    download,
                     a_to_b,
                     b_to_a,
                 }
@@ -141,18 +114,11 @@ impl DiffusionPipeline {
         let name = R::BACKEND;
         let start = Instant::now();
         let (rows, cols) = params.shape();
-        context.write_mapped(name, &b.upload, |staging| {
-            let (uniform, values) = staging.split_at(UNIFORM_SLOT as usize);
-            let (header, k) = uniform.split_at(16);
-            let (header, _) = header.into_chunks::<4>();
-            header.write_iter([rows as u32, cols as u32, 0, 0].map(u32::to_ne_bytes));
-            R::write_device(&[params.k()], k.into_slice(..R::SIZE));
-            R::write_device(grid, values);
-        })?;
-        let mut encoder = context.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&b.upload, 0, &b.uniform, 0, b.uniform_bytes);
-        encoder.copy_buffer_to_buffer(&b.upload, UNIFORM_SLOT, &b.a, 0, b.grid_bytes);
-        context.submit_and_wait(name, Some(encoder.finish()))?;
+        let header = [rows as u32, cols as u32, 0, 0];
+        let write = |values: wgpu::WriteOnly<'_, [u8]>| R::write_device(grid, values);
+        let inputs = [(&b.a, b.grid_bytes)];
+        b.staging
+            .upload::<R>(context, header, &[params.k()], write, &inputs)?;
         let uploaded = Instant::now();
 
         let mut done = 0;
@@ -182,11 +148,10 @@ impl DiffusionPipeline {
         let computed = Instant::now();
 
         let result = if steps.is_multiple_of(2) { &b.a } else { &b.b };
-        let mut encoder = context.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(result, 0, &b.download, 0, b.grid_bytes);
-        // The mapping waits for the copy.
-        context.queue.submit(Some(encoder.finish()));
-        context.read_mapped(name, &b.download, |device| R::read_device(device, grid))?;
+        b.staging
+            .read_back(context, name, result, b.grid_bytes, |device| {
+                R::read_device(device, grid)
+            })?;
         Ok(TransferTimes {
             upload: (uploaded - start).as_secs_f64(),
             compute: (computed - uploaded).as_secs_f64(),

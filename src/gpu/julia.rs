@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::context::GpuContext;
 use super::shader::{Real, Workgroup};
-use super::{Cache, DeviceObjects, Kernel, ShaderModule};
+use super::{Cache, DeviceObjects, Kernel, ShaderModule, Staging};
 use crate::backend::TransferTimes;
 use crate::error::Result;
 use crate::problem::JuliaParams;
@@ -35,26 +35,19 @@ pub struct JuliaPipeline {
     buffers: Cache<JuliaBuffers>,
 }
 
-/// `Params` of julia.wgsl: width, height, max_iter, padding, then cr and ci. 32 bytes in f64,
-/// 24 in f32; the staging layout gives it 32 either way.
-const UNIFORM_SLOT: u64 = 32;
-
 /// The device side of one image shape.
 struct JuliaBuffers {
     /// `(width, height)` and the element size they were made for.
     shape: (usize, usize, usize),
-    uniform_bytes: u64,
+    /// The uniform block (`Params` of julia.wgsl: width, height, max_iter, padding, then cr
+    /// and ci), xs and ys in; counts out.
+    staging: Staging,
     xs_bytes: u64,
     ys_bytes: u64,
     counts_bytes: u64,
-    uniform: wgpu::Buffer,
     xs: wgpu::Buffer,
     ys: wgpu::Buffer,
     counts: wgpu::Buffer,
-    /// Host-visible: the uniform block, xs and ys, copied to the three buffers above.
-    upload: wgpu::Buffer,
-    /// Host-visible: the counts, copied from `counts`.
-    download: wgpu::Buffer,
     bind_group: wgpu::BindGroup,
 }
 
@@ -99,44 +92,24 @@ impl JuliaPipeline {
             name,
             |b| b.shape == shape,
             || {
-                let storage = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
-                let uniform_bytes = 16 + 2 * R::SIZE as u64;
                 let k = &self.kernel;
-                let uniform = k.buffer(
-                    context,
-                    "julia params",
-                    uniform_bytes,
-                    wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
-                );
-                let xs = k.buffer(context, "julia xs", xs_bytes, storage);
-                let ys = k.buffer(context, "julia ys", ys_bytes, storage);
-                let out = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
-                let output = k.buffer(context, "julia counts", counts_bytes, out);
-                let upload = k.buffer(
-                    context,
-                    "julia upload",
-                    UNIFORM_SLOT + xs_bytes + ys_bytes,
-                    wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-                );
-                let download = k.buffer(
-                    context,
-                    "julia read-back",
-                    counts_bytes,
-                    wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-                );
-                let bind_group = k.bind(context, &uniform, &[&xs, &ys, &output]);
+                let sizes = (16 + 2 * R::SIZE as u64, xs_bytes + ys_bytes, counts_bytes);
+                let staging = Staging::new(k, context, "julia", sizes);
+                let input = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST;
+                let xs = k.buffer(context, "julia xs", xs_bytes, input);
+                let ys = k.buffer(context, "julia ys", ys_bytes, input);
+                let output = wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC;
+                let counts = k.buffer(context, "julia counts", counts_bytes, output);
+                let bind_group = k.bind(context, &staging.uniform, &[&xs, &ys, &counts]);
                 JuliaBuffers {
                     shape,
-                    uniform_bytes,
+                    staging,
                     xs_bytes,
                     ys_bytes,
                     counts_bytes,
-                    uniform,
                     xs,
                     ys,
-                    counts: output,
-                    upload,
-                    download,
+                    counts,
                     bind_group,
                 }
             },
@@ -154,24 +127,19 @@ impl JuliaPipeline {
     ) -> Result<TransferTimes> {
         let name = R::BACKEND;
         let start = Instant::now();
+        let (width, height) = (input.xs.len() as u32, input.ys.len() as u32);
         let (cr, ci) = input.c;
-        context.write_mapped(name, &b.upload, |staging| {
-            let (uniform, rest) = staging.split_at(UNIFORM_SLOT as usize);
-            let (xs, ys) = rest.split_at(b.xs_bytes as usize);
-            let (header, c) = uniform.split_at(16);
-            let (width, height) = (input.xs.len() as u32, input.ys.len() as u32);
-            let (header, _) = header.into_chunks::<4>();
-            header.write_iter([width, height, input.max_iter, 0].map(u32::to_ne_bytes));
-            R::write_device(&[cr, ci], c.into_slice(..2 * R::SIZE));
-            R::write_device(input.xs, xs);
-            R::write_device(input.ys, ys);
-        })?;
-        let mut encoder = context.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&b.upload, 0, &b.uniform, 0, b.uniform_bytes);
-        encoder.copy_buffer_to_buffer(&b.upload, UNIFORM_SLOT, &b.xs, 0, b.xs_bytes);
-        let ys_at = UNIFORM_SLOT + b.xs_bytes;
-        encoder.copy_buffer_to_buffer(&b.upload, ys_at, &b.ys, 0, b.ys_bytes);
-        context.submit_and_wait(name, Some(encoder.finish()))?;
+        b.staging.upload::<R>(
+            context,
+            [width, height, input.max_iter, 0],
+            &[cr, ci],
+            |inputs| {
+                let (xs, ys) = inputs.split_at(b.xs_bytes as usize);
+                R::write_device(input.xs, xs);
+                R::write_device(input.ys, ys);
+            },
+            &[(&b.xs, b.xs_bytes), (&b.ys, b.ys_bytes)],
+        )?;
         let uploaded = Instant::now();
 
         let mut encoder = context.device.create_command_encoder(&Default::default());
@@ -184,14 +152,11 @@ impl JuliaPipeline {
         context.submit_and_wait(name, Some(encoder.finish()))?;
         let computed = Instant::now();
 
-        let mut encoder = context.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(&b.counts, 0, &b.download, 0, b.counts_bytes);
-        // The mapping waits for the copy.
-        context.queue.submit(Some(encoder.finish()));
-        context.read_mapped(name, &b.download, |bytes| {
-            // Byte copy: the mapped range need not be aligned for u32.
-            bytemuck::cast_slice_mut::<u32, u8>(counts).copy_from_slice(bytes)
-        })?;
+        b.staging
+            .read_back(context, name, &b.counts, b.counts_bytes, |bytes| {
+                // Byte copy: the mapped range need not be aligned for u32.
+                bytemuck::cast_slice_mut::<u32, u8>(counts).copy_from_slice(bytes)
+            })?;
         Ok(TransferTimes {
             upload: (uploaded - start).as_secs_f64(),
             compute: (computed - uploaded).as_secs_f64(),

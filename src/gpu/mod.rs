@@ -612,6 +612,97 @@ impl Kernel {
     }
 }
 
+/// Where a kernel's uniform block sits in its upload buffer: every shader's `Params` (four u32,
+/// then one or two reals) fits in 32 bytes, and the inputs follow it.
+const UNIFORM_SLOT: u64 = 32;
+
+/// The host side of one kernel's buffers for one shape, with the uniform block: the block and
+/// the inputs are written into one MAP_WRITE buffer in place and copied to their device
+/// buffers; the output is copied into a MAP_READ buffer and read from there.
+struct Staging {
+    uniform: wgpu::Buffer,
+    uniform_bytes: u64,
+    upload: wgpu::Buffer,
+    download: wgpu::Buffer,
+}
+
+impl Staging {
+    fn new(
+        kernel: &Kernel,
+        context: &GpuContext,
+        label: &str,
+        (uniform_bytes, inputs_bytes, output_bytes): (u64, u64, u64),
+    ) -> Self {
+        use wgpu::BufferUsages as Usage;
+        let uniform = Usage::UNIFORM | Usage::COPY_DST;
+        let upload = Usage::MAP_WRITE | Usage::COPY_SRC;
+        let download = Usage::MAP_READ | Usage::COPY_DST;
+        Staging {
+            uniform: kernel.buffer(context, &format!("{label} params"), uniform_bytes, uniform),
+            uniform_bytes,
+            upload: kernel.buffer(
+                context,
+                &format!("{label} upload"),
+                UNIFORM_SLOT + inputs_bytes,
+                upload,
+            ),
+            download: kernel.buffer(
+                context,
+                &format!("{label} read-back"),
+                output_bytes,
+                download,
+            ),
+        }
+    }
+
+    /// Writes the uniform block (`header`, then `reals` as `R`) and the inputs (`write_inputs`
+    /// fills the bytes after the block), then copies the block to its buffer and the inputs,
+    /// in order, to `inputs` (each a buffer and its size), and waits.
+    fn upload<R: Real>(
+        &self,
+        context: &GpuContext,
+        header: [u32; 4],
+        reals: &[f64],
+        write_inputs: impl FnOnce(wgpu::WriteOnly<'_, [u8]>),
+        inputs: &[(&wgpu::Buffer, u64)],
+    ) -> Result<()> {
+        let name = R::BACKEND;
+        context.write_mapped(name, &self.upload, |staging| {
+            let (uniform, rest) = staging.split_at(UNIFORM_SLOT as usize);
+            let (ints, values) = uniform.split_at(16);
+            ints.into_chunks::<4>()
+                .0
+                .write_iter(header.map(u32::to_ne_bytes));
+            R::write_device(reals, values.into_slice(..reals.len() * R::SIZE));
+            write_inputs(rest);
+        })?;
+        let mut encoder = context.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(&self.upload, 0, &self.uniform, 0, self.uniform_bytes);
+        let mut at = UNIFORM_SLOT;
+        for &(buffer, bytes) in inputs {
+            encoder.copy_buffer_to_buffer(&self.upload, at, buffer, 0, bytes);
+            at += bytes;
+        }
+        context.submit_and_wait(name, Some(encoder.finish()))
+    }
+
+    /// Copies `bytes` of `source` into the read-back buffer and hands them to `read`.
+    fn read_back(
+        &self,
+        context: &GpuContext,
+        name: &'static str,
+        source: &wgpu::Buffer,
+        bytes: u64,
+        read: impl FnOnce(&[u8]),
+    ) -> Result<()> {
+        let mut encoder = context.device.create_command_encoder(&Default::default());
+        encoder.copy_buffer_to_buffer(source, 0, &self.download, 0, bytes);
+        // The mapping waits for the copy.
+        context.queue.submit(Some(encoder.finish()));
+        context.read_mapped(name, &self.download, read)
+    }
+}
+
 /// The buffers of one kernel for one problem shape, kept between calls.
 ///
 /// `take` hands out the buffers for `shape` (building them, inside their own error scope, when

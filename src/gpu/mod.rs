@@ -169,24 +169,38 @@ impl<R: Real> Gpu<R> {
         };
         let julia_source = shader::source::<R>(shader::JULIA);
         let diffusion_source = shader::source::<R>(shader::DIFFUSION);
-        let julia_module = form.module(name, &julia_source, options.julia_workgroup)?;
-        let diffusion_module = form.module(name, &diffusion_source, options.diffusion_workgroup)?;
-        // The decorations are audited before the exact class is claimed.
-        let audits = [&julia_module, &diffusion_module].map(|m| {
-            m.spirv()
-                .map(|words| spirv::audit(words).map_err(|e| gpu_error(name, e)))
-        });
-        let (julia, diffusion) = context.guarded(name, || {
-            Ok((
-                julia::JuliaPipeline::new(context, julia_module, options.julia_workgroup),
-                diffusion::DiffusionPipeline::new(
-                    context,
-                    diffusion_module,
-                    options.diffusion_workgroup,
-                    options.steps_per_submission,
-                ),
-            ))
-        })?;
+        let build = |form: ShaderForm| -> Result<_> {
+            let julia_module = form.module(name, &julia_source, options.julia_workgroup)?;
+            let diffusion_module =
+                form.module(name, &diffusion_source, options.diffusion_workgroup)?;
+            // The decorations are audited before the exact class is claimed.
+            let audits = [&julia_module, &diffusion_module].map(|m| {
+                m.spirv()
+                    .map(|words| spirv::audit(words).map_err(|e| gpu_error(name, e)))
+            });
+            let (julia, diffusion) = context.guarded(name, || {
+                Ok((
+                    julia::JuliaPipeline::new(context, julia_module, options.julia_workgroup),
+                    diffusion::DiffusionPipeline::new(
+                        context,
+                        diffusion_module,
+                        options.diffusion_workgroup,
+                        options.steps_per_submission,
+                    ),
+                ))
+            })?;
+            Ok((julia, diffusion, audits))
+        };
+        // A driver that refuses the SPIR-V (or naga failing to write it) leaves the WGSL path,
+        // and says so, unless SPIR-V was asked for.
+        let (form, (julia, diffusion, audits), why_wgsl) = match (form, build(form)) {
+            (ShaderForm::Spirv { .. }, Err(e)) if options.shaders == ShaderPath::Auto => (
+                ShaderForm::Wgsl,
+                build(ShaderForm::Wgsl)?,
+                Some(format!("the NoContraction SPIR-V could not be used ({e})")),
+            ),
+            (form, built) => (form, built?, no_passthrough),
+        };
         let mut gpu = Gpu {
             context,
             julia,
@@ -201,16 +215,16 @@ impl<R: Real> Gpu<R> {
             times: Mutex::new(None),
             real: PhantomData,
         };
-        gpu.exactness = gpu.measure_exactness(form, no_passthrough, audits)?;
+        gpu.exactness = gpu.measure_exactness(form, why_wgsl, audits)?;
         Ok(gpu)
     }
 
-    /// The class of each kernel, from the shader path, the audit of its decorations and (on
-    /// the exact path) the canary.
+    /// The class of each kernel, from the shader path (`why_wgsl`: why the default path is
+    /// WGSL here), the audit of its decorations and (on the exact path) the canary.
     fn measure_exactness(
         &self,
         form: ShaderForm,
-        no_passthrough: Option<String>,
+        why_wgsl: Option<String>,
         audits: [Option<Result<spirv::Audit>>; 2],
     ) -> Result<Exactness> {
         let tolerance = |reason: String| Exactness {
@@ -226,7 +240,7 @@ impl<R: Real> Gpu<R> {
         }
         match form {
             ShaderForm::Wgsl => {
-                let why = match (self.options.shaders, no_passthrough) {
+                let why = match (self.options.shaders, why_wgsl) {
                     (ShaderPath::Auto, Some(reason)) => reason,
                     _ => "the WGSL path was asked for".to_string(),
                 };

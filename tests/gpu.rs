@@ -296,6 +296,12 @@ fn the_decoration_is_what_makes_gpu_exact() {
             gpu.agreement(Kernel::Julia),
             gpu.agreement(Kernel::Diffusion),
         );
+        // What lavapipe does to the undecorated arithmetic, measured: the counts of a CPU loop
+        // that reassociates `t = (zr*zr + cr) - zi*zi`.
+        let reassociated = reassociated_julia(&params);
+        let unlike_reassociated = counts.iter().zip(&reassociated).filter(|(a, b)| a != b);
+        let unlike_reassociated = unlike_reassociated.count();
+        eprintln!("{path:?}: {unlike_reassociated} pixels differ from the reassociated loop's");
         let book = lancehead::julia(&gpu, &JuliaParams::book()).unwrap();
         let book = lancehead::problem::julia::checksum(book.view());
         eprintln!("{path:?}: book problem checksum {book}");
@@ -311,6 +317,9 @@ fn the_decoration_is_what_makes_gpu_exact() {
                 "{path:?} canary on lavapipe: {canary}"
             );
             assert_eq!(diff.differing > 0, differs, "{path:?} on lavapipe: {diff}");
+            if differs {
+                assert_eq!(unlike_reassociated, 0, "{path:?}: not the reassociation");
+            }
             // The book problem cannot show any of this.
             assert_eq!(book, 33_219_980, "{path:?}");
         }
@@ -325,6 +334,21 @@ fn the_decoration_is_what_makes_gpu_exact() {
             );
         }
     }
+}
+
+/// The Julia counts of `params` with `t = (zr*zr + cr) - zi*zi`, the rest canonical.
+fn reassociated_julia(params: &JuliaParams) -> ndarray::Array2<u32> {
+    let (cr, ci) = params.c();
+    ndarray::Array2::from_shape_fn(params.shape(), |(j, i)| {
+        let (mut zr, mut zi, mut n) = (params.xs()[i], params.ys()[j], 0);
+        while n < params.max_iter() && zr * zr + zi * zi < 4.0 {
+            let t = (zr * zr + cr) - zi * zi;
+            zi = (2.0 * zr) * zi + ci;
+            zr = t;
+            n += 1;
+        }
+        n
+    })
 }
 
 /// Two calls of one shape create no device buffer or bind group the second time, whatever

@@ -14,6 +14,8 @@ command -v python3 >/dev/null || need_packages+=(python3)
 if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
     need_packages+=(mesa-vulkan-drivers libvulkan1)
 fi
+# spirv-val: tests/shaders.rs validates every SPIR-V module of the exact GPU path with it.
+command -v spirv-val >/dev/null || need_packages+=(spirv-tools)
 # valgrind: `lancehead compare --counters callgrind` and its test.
 command -v valgrind >/dev/null || need_packages+=(valgrind)
 if [ ${#need_packages[@]} -gt 0 ]; then

@@ -4,9 +4,10 @@
 // This file is the one source for both precisions: it is written in f64, and the `gpu-f32`
 // backend replaces the `alias Real` line below with `alias Real = f32;` (src/gpu/shader.rs).
 //
-// Operation order is SPEC's canonical one. WGSL cannot forbid a driver from contracting
-// `u + k * lap` into a fused multiply-add, which is why `gpu` diffusion is in the tolerance
-// class rather than bitwise exact.
+// Operation order is SPEC's canonical one. WGSL cannot forbid a driver from reassociating
+// the sums or fusing `u + k * lap` into one multiply-add; on Vulkan the backend compiles this
+// file to SPIR-V with every float operation decorated `NoContraction` (src/gpu/spirv.rs),
+// which forbids both, and `gpu` is exact where that path runs and the canary confirms it.
 
 alias Real = f64;
 
@@ -23,9 +24,13 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<Real>;
 @group(0) @binding(2) var<storage, read_write> dst: array<Real>;
 
-// 16 x 16 = 256 invocations, the WebGPU default limit; 2D so that each dispatch dimension
-// stays under 65535 workgroups for large grids.
-@compute @workgroup_size(16, 16)
+// The workgroup shape is the host's (src/gpu/shader.rs, `Workgroup`: measured, see
+// docs/gpu.md); 2D so that each dispatch dimension stays under 65535 workgroups for large
+// grids.
+override WORKGROUP_X: u32;
+override WORKGROUP_Y: u32;
+
+@compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let j = id.x;
     let i = id.y;

@@ -5,8 +5,11 @@
 // Every float in the kernel is a `Real` or an abstract literal that takes the `Real` type.
 //
 // Operation order is SPEC's canonical one, written out with explicit parentheses. WGSL gives
-// no way to forbid a driver from contracting `a * b + c` into a fused multiply-add; the
-// agreement tests compare the counts with the scalar reference to catch a driver that does.
+// no way to hold a driver to it: lavapipe was measured reassociating `(zr*zr - zi*zi) + cr`
+// into `(zr*zr + cr) - zi*zi` (119 of 301x199 chaotic pixels differ, docs/gpu.md), and a driver
+// may fuse multiply-adds too. On Vulkan the backend compiles this file to SPIR-V with every
+// float operation decorated `NoContraction` (src/gpu/spirv.rs), which forbids both; the
+// agreement tests and the backend's canary check that the driver honours it.
 
 alias Real = f64;
 
@@ -26,9 +29,13 @@ struct Params {
 // Row-major height x width counts.
 @group(0) @binding(3) var<storage, read_write> counts: array<u32>;
 
-// 16 x 16 = 256 invocations, the WebGPU default limit; 2D so that each dispatch dimension
-// stays under 65535 workgroups for large images.
-@compute @workgroup_size(16, 16)
+// The workgroup shape is the host's (src/gpu/shader.rs, `Workgroup`: measured, see
+// docs/gpu.md); 2D so that each dispatch dimension stays under 65535 workgroups for large
+// images.
+override WORKGROUP_X: u32;
+override WORKGROUP_Y: u32;
+
+@compute @workgroup_size(WORKGROUP_X, WORKGROUP_Y)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     let i = id.x;
     let j = id.y;

@@ -1,12 +1,13 @@
 //! The wgpu device shared by the GPU backends: found once per process, then reused.
 //!
 //! Like wgpu's `repeated_compute` example, everything expensive (instance, adapter, device,
-//! queue) is built once; each kernel call only creates the buffers of its problem. The
+//! queue) is built once; the kernels keep their buffers between calls of the same shape. The
 //! context lives in a `OnceLock`, so `lancehead backends`, the tests and the CLI share one
 //! device however many backend instances they build.
 
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
+use super::shader::Workgroup;
 use crate::error::{Error, Result};
 
 /// The device, its queue, and what we know about the adapter behind it.
@@ -125,10 +126,12 @@ async fn create() -> Result<GpuContext, String> {
     // the default 128 MiB storage binding, and larger problems need what the adapter has.
     // The device is built once and shared, so it asks for everything up front.
     let limits = adapter.limits();
+    // SPIR-V passthrough carries the exact path's `NoContraction` decorations (src/gpu/spirv.rs).
+    let wanted = wgpu::Features::SHADER_F64 | wgpu::Features::PASSTHROUGH_SHADERS;
     let (device, queue) = adapter
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("lancehead"),
-            required_features: adapter.features() & wgpu::Features::SHADER_F64,
+            required_features: adapter.features() & wanted,
             required_limits: limits.clone(),
             experimental_features: wgpu::ExperimentalFeatures::disabled(),
             memory_hints: wgpu::MemoryHints::Performance,
@@ -168,6 +171,29 @@ impl GpuContext {
     /// Whether the device can run f64 shaders.
     pub fn has_f64(&self) -> bool {
         self.device.features().contains(wgpu::Features::SHADER_F64)
+    }
+
+    /// Why SPIR-V cannot be handed to this device as it is, or `None` when it can: the Vulkan
+    /// backend with wgpu's `PASSTHROUGH_SHADERS` (Metal and DX12 take MSL and DXIL there).
+    pub fn no_spirv_passthrough(&self) -> Option<String> {
+        if self.info.backend != wgpu::Backend::Vulkan {
+            Some(format!(
+                "adapter {} runs on {:?}, where SPIR-V (the only form that carries NoContraction) \
+                 cannot be passed through",
+                self.info.name, self.info.backend
+            ))
+        } else if !self
+            .device
+            .features()
+            .contains(wgpu::Features::PASSTHROUGH_SHADERS)
+        {
+            Some(format!(
+                "adapter {} does not offer wgpu's PASSTHROUGH_SHADERS",
+                self.info.name
+            ))
+        } else {
+            None
+        }
     }
 
     /// A short description of the adapter for `lancehead backends`.
@@ -259,24 +285,25 @@ impl GpuContext {
         Ok(bytes)
     }
 
-    /// Workgroups of 16 x 16 covering `cols x rows` (2D, so each dimension has its own limit).
+    /// Workgroups of `shape` covering `cols x rows` (2D, so each dimension has its own limit).
     pub fn workgroups(
         &self,
         name: &'static str,
         what: &str,
         cols: usize,
         rows: usize,
+        shape: Workgroup,
     ) -> Result<(u32, u32)> {
         let allowed = self.limits.max_compute_workgroups_per_dimension;
         let mut counts = [0u32; 2];
-        for (count, extent) in counts.iter_mut().zip([cols, rows]) {
-            let needed = extent.div_ceil(WORKGROUP_SIDE as usize) as u64;
+        for ((count, extent), side) in counts.iter_mut().zip([cols, rows]).zip([shape.x, shape.y]) {
+            let needed = extent.div_ceil(side as usize) as u64;
             if needed > u64::from(allowed) {
                 return Err(Error::GpuLimit {
                     name,
-                    what: format!("{what} ({extent} wide in one dimension)"),
+                    what: format!("{what} ({extent} wide in one dimension, workgroups of {shape})"),
                     needed,
-                    unit: "workgroups of 16",
+                    unit: "workgroups",
                     limit: "max_compute_workgroups_per_dimension",
                     allowed: u64::from(allowed),
                 });
@@ -286,16 +313,45 @@ impl GpuContext {
         Ok((counts[0], counts[1]))
     }
 
-    /// A storage buffer holding `bytes`, written through the queue.
-    pub fn upload(&self, label: &str, bytes: &[u8], usage: wgpu::BufferUsages) -> wgpu::Buffer {
-        let buffer = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some(label),
-            size: bytes.len() as u64,
-            usage: usage | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
-        self.queue.write_buffer(&buffer, 0, bytes);
-        buffer
+    /// Refuses a workgroup shape this device cannot run, naming the limit.
+    pub fn check_workgroup(&self, name: &'static str, what: &str, shape: Workgroup) -> Result<()> {
+        if shape.x == 0 || shape.y == 0 {
+            return Err(Error::invalid(
+                "workgroup",
+                shape,
+                "at least one invocation in each dimension",
+            ));
+        }
+        let limits = &self.limits;
+        for (needed, limit, allowed) in [
+            (
+                u64::from(shape.x),
+                "max_compute_workgroup_size_x",
+                limits.max_compute_workgroup_size_x,
+            ),
+            (
+                u64::from(shape.y),
+                "max_compute_workgroup_size_y",
+                limits.max_compute_workgroup_size_y,
+            ),
+            (
+                shape.invocations(),
+                "max_compute_invocations_per_workgroup",
+                limits.max_compute_invocations_per_workgroup,
+            ),
+        ] {
+            if needed > u64::from(allowed) {
+                return Err(Error::GpuLimit {
+                    name,
+                    what: format!("{what} workgroup {shape}"),
+                    needed,
+                    unit: "invocations",
+                    limit,
+                    allowed: u64::from(allowed),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Submits `commands` (none: just flush pending queue writes) and waits until the device
@@ -318,50 +374,64 @@ impl GpuContext {
             })
     }
 
-    /// Copies `bytes` bytes of `source` into a mappable buffer, maps it, and hands the bytes
-    /// to `read`.
-    pub fn read_back(
+    /// Maps the whole of the MAP_WRITE `buffer` and hands it to `write`.
+    pub fn write_mapped(
         &self,
         name: &'static str,
-        source: &wgpu::Buffer,
-        bytes: u64,
+        buffer: &wgpu::Buffer,
+        write: impl FnOnce(wgpu::WriteOnly<'_, [u8]>),
+    ) -> Result<()> {
+        self.map(name, buffer, wgpu::MapMode::Write)?;
+        {
+            let mut view = buffer
+                .get_mapped_range_mut(..)
+                .map_err(|e| mapping_error(name, "write", e))?;
+            write(view.slice(..));
+        }
+        buffer.unmap();
+        Ok(())
+    }
+
+    /// Maps the whole of the MAP_READ `buffer` and hands its bytes to `read`.
+    pub fn read_mapped(
+        &self,
+        name: &'static str,
+        buffer: &wgpu::Buffer,
         read: impl FnOnce(&[u8]),
     ) -> Result<()> {
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("lancehead read-back"),
-            size: bytes,
-            usage: wgpu::BufferUsages::COPY_DST | wgpu::BufferUsages::MAP_READ,
-            mapped_at_creation: false,
-        });
-        let mut encoder = self.device.create_command_encoder(&Default::default());
-        encoder.copy_buffer_to_buffer(source, 0, &staging, 0, bytes);
-        self.submit_and_wait(name, Some(encoder.finish()))?;
+        self.map(name, buffer, wgpu::MapMode::Read)?;
+        {
+            let view = buffer
+                .get_mapped_range(..)
+                .map_err(|e| mapping_error(name, "read", e))?;
+            read(&view);
+        }
+        buffer.unmap();
+        Ok(())
+    }
 
-        let slice = staging.slice(..);
+    /// Maps `buffer` for `mode` once the queue is idle.
+    fn map(&self, name: &'static str, buffer: &wgpu::Buffer, mode: wgpu::MapMode) -> Result<()> {
         let (sender, receiver) = mpsc::channel();
-        slice.map_async(wgpu::MapMode::Read, move |r| {
+        buffer.slice(..).map_async(mode, move |r| {
             // The receiver waits below; a send can only fail once it has given up.
             let _ = sender.send(r);
         });
+        // Another thread's poll may run the callback: `recv` waits for it either way.
         self.submit_and_wait(name, None)?;
-        let gpu = |message: String| Error::Gpu { name, message };
         receiver
             .recv()
-            .map_err(|_| gpu("the buffer mapping was never answered".into()))?
-            .map_err(|e| gpu(format!("cannot map the result buffer: {}", one_line(e))))?;
-        {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| gpu(format!("cannot read the result buffer: {}", one_line(e))))?;
-            read(&view);
-        }
-        staging.unmap();
-        Ok(())
+            .map_err(|_| mapping_error(name, "map", "the mapping was never answered"))?
+            .map_err(|e| mapping_error(name, "map", e))
     }
 }
 
-/// Side of the square workgroups: `@workgroup_size(16, 16)` in every shader.
-pub const WORKGROUP_SIDE: u32 = 16;
+fn mapping_error(name: &'static str, what: &str, e: impl std::fmt::Display) -> Error {
+    Error::Gpu {
+        name,
+        message: format!("cannot {what} a staging buffer: {}", one_line(e)),
+    }
+}
 
 /// A wgpu message on one line, as every Lancehead message is.
 pub fn one_line(e: impl std::fmt::Display) -> String {

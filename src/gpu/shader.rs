@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 
+use crate::backend::registry::Agreement;
+
 /// The Julia kernel (f64 source).
 pub const JULIA: &str = include_str!("../../shaders/julia.wgsl");
 /// One diffusion step (f64 source).
@@ -23,6 +25,39 @@ pub fn source<R: Real>(shader: &str) -> Cow<'_, str> {
     }
 }
 
+/// The shape of a compute workgroup, `x * y` invocations: the shaders' `WORKGROUP_X` and
+/// `WORKGROUP_Y` override constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workgroup {
+    pub x: u32,
+    pub y: u32,
+}
+
+impl Workgroup {
+    pub const fn new(x: u32, y: u32) -> Self {
+        Workgroup { x, y }
+    }
+
+    /// Invocations in one workgroup.
+    pub fn invocations(self) -> u64 {
+        u64::from(self.x) * u64::from(self.y)
+    }
+
+    /// The values of the shaders' override constants (WGSL and naga take them as f64).
+    pub fn constants(self) -> [(&'static str, f64); 2] {
+        [
+            ("WORKGROUP_X", f64::from(self.x)),
+            ("WORKGROUP_Y", f64::from(self.y)),
+        ]
+    }
+}
+
+impl std::fmt::Display for Workgroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.x, self.y)
+    }
+}
+
 /// A float type the shaders can compute in.
 pub trait Real: bytemuck::Pod + Send + Sync + 'static {
     /// The WGSL type name.
@@ -31,30 +66,31 @@ pub trait Real: bytemuck::Pod + Send + Sync + 'static {
     const BACKEND: &'static str;
     /// Device features the shaders need in this type.
     const FEATURES: wgpu::Features;
+    /// The class of results computed in this type when the canonical order is not guaranteed
+    /// (and always, for f32).
+    const TOLERANCE: Agreement;
+    /// Bytes of one value on the device.
+    const SIZE: usize = std::mem::size_of::<Self>();
 
-    /// Host values (always f64, SPEC §1) as device bytes of this type.
-    fn to_device(values: &[f64]) -> Cow<'_, [u8]>;
+    /// Host values (always f64, SPEC §1) written as device values of this type into `out`
+    /// (`values.len() * SIZE` bytes of a mapped staging buffer: no host copy in between).
+    fn write_device(values: &[f64], out: wgpu::WriteOnly<'_, [u8]>);
     /// Device bytes of this type back into host f64 values.
-    fn from_device(bytes: &[u8], out: &mut [f64]);
-    /// One host value as device bytes (uniform fields).
-    fn scalar_bytes(value: f64) -> Vec<u8>;
+    fn read_device(bytes: &[u8], out: &mut [f64]);
 }
 
 impl Real for f64 {
     const WGSL: &'static str = "f64";
     const BACKEND: &'static str = "gpu";
     const FEATURES: wgpu::Features = wgpu::Features::SHADER_F64;
+    const TOLERANCE: Agreement = Agreement::ToleranceF64;
 
-    fn to_device(values: &[f64]) -> Cow<'_, [u8]> {
-        // Same type: hand wgpu the caller's memory, no conversion copy.
-        Cow::Borrowed(bytemuck::cast_slice(values))
+    fn write_device(values: &[f64], mut out: wgpu::WriteOnly<'_, [u8]>) {
+        // Byte copies both ways: a mapped range need not be 8-byte aligned.
+        out.copy_from_slice(bytemuck::cast_slice(values));
     }
-    fn from_device(bytes: &[u8], out: &mut [f64]) {
-        // Copy bytes into the f64 slice: the mapped range need not be 8-byte aligned.
+    fn read_device(bytes: &[u8], out: &mut [f64]) {
         bytemuck::cast_slice_mut::<f64, u8>(out).copy_from_slice(bytes);
-    }
-    fn scalar_bytes(value: f64) -> Vec<u8> {
-        value.to_ne_bytes().to_vec()
     }
 }
 
@@ -62,21 +98,15 @@ impl Real for f32 {
     const WGSL: &'static str = "f32";
     const BACKEND: &'static str = "gpu-f32";
     const FEATURES: wgpu::Features = wgpu::Features::empty();
+    const TOLERANCE: Agreement = Agreement::ToleranceF32;
 
-    fn to_device(values: &[f64]) -> Cow<'_, [u8]> {
-        Cow::Owned(
-            values
-                .iter()
-                .flat_map(|&x| (x as f32).to_ne_bytes())
-                .collect(),
-        )
+    fn write_device(values: &[f64], out: wgpu::WriteOnly<'_, [u8]>) {
+        let (chunks, _) = out.into_chunks::<4>();
+        chunks.write_iter(values.iter().map(|&x| (x as f32).to_ne_bytes()));
     }
-    fn from_device(bytes: &[u8], out: &mut [f64]) {
+    fn read_device(bytes: &[u8], out: &mut [f64]) {
         for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
             *o = f64::from(f32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
         }
-    }
-    fn scalar_bytes(value: f64) -> Vec<u8> {
-        (value as f32).to_ne_bytes().to_vec()
     }
 }

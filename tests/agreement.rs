@@ -259,26 +259,10 @@ fn threaded_results_do_not_depend_on_the_thread_count() {
 /// `(backend, kernel, case)` triples known to fail their class on a stress case, with why.
 /// They are reported, not hidden: the test still runs them, prints their difference, and fails
 /// if one of them starts to pass (then remove it here). Everything else must pass.
-const KNOWN_FAILURES: &[(&str, Kernel, &str, &str)] = &[
-    ("gpu", Kernel::Julia, "spiral_301x199", GPU_REASSOCIATES),
-    (
-        "gpu",
-        Kernel::Julia,
-        "spiral_centre_203x151",
-        GPU_REASSOCIATES,
-    ),
-    ("gpu", Kernel::Julia, "siegel_203x151", GPU_REASSOCIATES),
-    ("gpu-f32", Kernel::Diffusion, "full_range", GPU_F32_RANGE),
-    ("gpu-f32", Kernel::Diffusion, "overflow", GPU_F32_RANGE),
-];
-
-const GPU_REASSOCIATES: &str = "lavapipe computes (zr*zr + cr) - zi*zi (the counts equal \
-    JuliaShortcut::ReassociatedReal's) while gpu reports Julia exact: issue 11 part 1, the \
-    SPIR-V path with NoContraction, is another helper's";
-
-const GPU_F32_RANGE: &str = "values beyond f32's range (up to 1e300 and f64::MAX/2) become inf \
-    on the device and the grid turns to NaN, silently: gpu-f32 should refuse a grid it cannot \
-    represent, with an error naming the range";
+/// Results that fail today, each with its reason, and required to keep failing (an entry that
+/// starts passing fails the test, so the list cannot go stale). Empty: every backend passes
+/// every stress case in its class (`gpu-f32` refuses the grids f32 cannot hold).
+const KNOWN_FAILURES: &[(&str, Kernel, &str, &str)] = &[];
 
 /// What the stress tests found, judged at the end so every backend and case is reported.
 #[derive(Default)]

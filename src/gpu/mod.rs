@@ -339,9 +339,32 @@ fn gpu_error(name: &'static str, message: String) -> Error {
     Error::Gpu { name, message }
 }
 
+/// Refuses inputs that `R` cannot represent: f32 turns them into infinities on the device,
+/// and the results into NaN, silently.
+fn check_range<R: Real>(what: &'static str, values: &[f64], shape: (usize, usize)) -> Result<()> {
+    match R::first_out_of_range(values) {
+        None => Ok(()),
+        Some((i, v)) => Err(Error::invalid(
+            what,
+            format!("{v:e} at {:?}", (i / shape.1.max(1), i % shape.1.max(1))),
+            format!(
+                "values within ±{:e} for backend `{}` (it computes in {}); use `gpu` or a CPU \
+                 backend",
+                R::MAX,
+                R::BACKEND,
+                R::WGSL
+            ),
+        )),
+    }
+}
+
 impl<R: Real> JuliaKernel for Gpu<R> {
     fn julia(&self, params: &JuliaParams, counts: ArrayViewMut2<'_, u32>) -> Result<()> {
         let counts = crate::backend::julia_output(params, counts)?;
+        let (cr, ci) = params.c();
+        check_range::<R>("region", params.xs(), (1, params.width()))?;
+        check_range::<R>("region", params.ys(), (1, params.height()))?;
+        check_range::<R>("c", &[cr, ci], (1, 2))?;
         let input = julia::JuliaInput::from(params);
         let times = self.julia.run::<R>(self.context, &input, counts)?;
         self.record(times);
@@ -360,6 +383,7 @@ impl<R: Real> DiffusionKernel for Gpu<R> {
         // The scratch grid is checked like everywhere else but unused: the ping-pong partner
         // lives on the device.
         let (grid, _scratch) = crate::backend::diffusion_buffers(params, grid, scratch)?;
+        check_range::<R>("grid", grid, params.shape())?;
         let times = self.diffusion.run::<R>(self.context, params, grid, steps)?;
         self.record(times);
         Ok(())
@@ -376,6 +400,10 @@ impl<R: Real> Backend for Gpu<R> {
             Problem::Julia => self.exactness.julia,
             Problem::Diffusion => self.exactness.diffusion,
         }
+    }
+
+    fn cpu_threads(&self) -> Option<usize> {
+        None
     }
 
     fn details(&self) -> Vec<(&'static str, String)> {

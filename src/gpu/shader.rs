@@ -77,6 +77,18 @@ pub trait Real: bytemuck::Pod + Send + Sync + 'static {
     fn write_device(values: &[f64], out: wgpu::WriteOnly<'_, [u8]>);
     /// Device bytes of this type back into host f64 values.
     fn read_device(bytes: &[u8], out: &mut [f64]);
+
+    /// The index and value of the first of `values` this type cannot hold (a finite f64 that
+    /// would become an infinity on the device), if any.
+    fn first_out_of_range(values: &[f64]) -> Option<(usize, f64)> {
+        values
+            .iter()
+            .position(|&v| v.is_finite() && v.abs() > Self::MAX)
+            .map(|i| (i, values[i]))
+    }
+
+    /// The largest finite value, as an f64.
+    const MAX: f64;
 }
 
 impl Real for f64 {
@@ -84,6 +96,7 @@ impl Real for f64 {
     const BACKEND: &'static str = "gpu";
     const FEATURES: wgpu::Features = wgpu::Features::SHADER_F64;
     const TOLERANCE: Agreement = Agreement::ToleranceF64;
+    const MAX: f64 = f64::MAX;
 
     fn write_device(values: &[f64], mut out: wgpu::WriteOnly<'_, [u8]>) {
         // Byte copies both ways: a mapped range need not be 8-byte aligned.
@@ -99,6 +112,9 @@ impl Real for f32 {
     const BACKEND: &'static str = "gpu-f32";
     const FEATURES: wgpu::Features = wgpu::Features::empty();
     const TOLERANCE: Agreement = Agreement::ToleranceF32;
+    // The largest f64 that rounds to a finite f32 is a little above f32::MAX; refusing from
+    // f32::MAX on keeps the bound simple and only refuses values no f32 grid can represent.
+    const MAX: f64 = f32::MAX as f64;
 
     fn write_device(values: &[f64], out: wgpu::WriteOnly<'_, [u8]>) {
         let (chunks, _) = out.into_chunks::<4>();

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Counts allocations so that `compare` can report those made inside a kernel call; a
@@ -12,6 +13,13 @@ static ALLOCATOR: lancehead::harness::alloc::CountingAllocator =
 
 fn main() -> ExitCode {
     quiet_vulkan_device_select();
+    if let Err(e) = lancehead::io::interrupt::remove_temporary_files_on_signals() {
+        // Everything still works; only an interrupted write may leave its temporary file.
+        let _ = writeln!(
+            std::io::stderr(),
+            "lancehead: warning: cannot watch for signals: {e}"
+        );
+    }
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {

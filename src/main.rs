@@ -23,7 +23,10 @@ fn main() -> ExitCode {
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("lancehead: error: {}", failure.message);
+            if let Some(message) = failure.message {
+                // A closed stderr loses the message; `eprintln!` would panic instead.
+                let _ = writeln!(std::io::stderr(), "lancehead: error: {message}");
+            }
             ExitCode::from(failure.code)
         }
     }

@@ -27,12 +27,13 @@ use crate::io::atomic::{self, Staged};
 pub const MAX_HEADER_LEN: usize = 10_000;
 
 /// The deepest nesting of brackets a header may have. The dictionary of a plain array nests
-/// two deep (`{'shape': (2, 3)}`); ndarray-npy's parser recurses once per level, so a header
-/// of thousands of `(` could overflow the stack.
+/// two deep (`{'shape': (2, 3)}`). ndarray-npy's parser (pest) pays per level: a 6 KB header
+/// of 3000 `(` made it allocate 512 KiB at once (found by tests/fuzz_npy.rs), an allocation
+/// that grows with the nesting, not with the bytes of data.
 const MAX_NESTING: usize = 16;
 
-/// Bytes of data read and decoded at a time.
-const CHUNK: usize = 1 << 20;
+/// Bytes of data read and decoded at a time: a fixed buffer, whatever the header claims.
+const CHUNK: usize = 64 << 10;
 
 /// The magic string that starts every `.npy` file.
 const MAGIC: &[u8; 6] = b"\x93NUMPY";
@@ -69,7 +70,27 @@ pub fn read_grid(path: &Path, arg: &'static str) -> Result<Array2<f64>> {
     // A regular file's length bounds every allocation and is checked before any; a pipe's data
     // is taken as it comes, never allocating more than it delivered.
     let length = meta.is_file().then_some(meta.len());
-    let mut reader = BufReader::new(file);
+    read_grid_from(BufReader::new(file), length, path, arg)
+}
+
+/// [`read_grid`] from `reader`, which holds `length` bytes when that is known (a regular
+/// file; `None` for a pipe). `path` and `arg` are what messages name.
+pub fn read_grid_from(
+    mut reader: impl Read,
+    length: Option<u64>,
+    path: &Path,
+    arg: &'static str,
+) -> Result<Array2<f64>> {
+    let bad = |message: String| Error::BadNpy {
+        arg,
+        path: path.to_path_buf(),
+        message,
+    };
+    let io = |source| Error::Io {
+        arg,
+        path: path.to_path_buf(),
+        source,
+    };
     let header = read_header(&mut reader, length).map_err(bad)?;
     let GridHeader { rows, cols, .. } = header;
 

@@ -214,9 +214,12 @@ pub fn number(v: f64) -> String {
     format!("{v:?}")
 }
 
-/// A path as a message echoes it (see [`echo`]).
+/// A path as a message echoes it (see [`echo`]); an empty one as `''`.
 fn shown(path: &Path) -> String {
-    echo(&path.display().to_string())
+    match path.as_os_str().is_empty() {
+        true => "''".into(),
+        false => echo(&path.display().to_string()),
+    }
 }
 
 /// A value that a message can echo: numbers in shortest form, text bounded by [`echo`].

@@ -2,12 +2,14 @@
 //! canonical order then makes NaN (`inf - inf`). The kernels go on computing (that is IEEE
 //! arithmetic, and every exact backend must do it identically); the command line says so.
 //!
-//! Where it started costs nothing on the normal path: the final grid's summary is one pass
-//! that the maximum needed anyway. Only when the final grid has a non-finite cell is the run
-//! replayed from its initial grid one step at a time, each step followed by a scan, until the
-//! first non-finite cell appears. A non-finite cell stays non-finite (NaN spreads and never
-//! leaves; `inf + k*(... - 4*inf)` is NaN), so that first step exists, and the replay costs at
-//! most the run itself plus one scan of the grid per replayed step.
+//! Where it started costs nothing on the normal path: the checksum and the maximum are the
+//! two passes a run always made, and a finite checksum proves every cell finite (a NaN or an
+//! infinity makes the sum non-finite). Only a non-finite checksum costs a scan of the cells,
+//! and only when one of them is non-finite is the run replayed, from its initial grid (made
+//! or read again) one step at a time, each step followed by a scan, until the first
+//! non-finite cell appears. A non-finite cell stays non-finite (NaN spreads and never leaves;
+//! `inf + k*(... - 4*inf)` is NaN), so that first step exists, and the replay costs at most the
+//! run itself plus one scan of the grid per replayed step.
 
 use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
@@ -28,17 +30,22 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(grid: ArrayView2<'_, f64>) -> Self {
-        let (max, nan, nonfinite_cells) =
-            grid.iter()
-                .fold((f64::NEG_INFINITY, false, 0), |(max, nan, bad), &v| {
-                    (
-                        max.max(v),
-                        nan || v.is_nan(),
-                        bad + usize::from(!v.is_finite()),
-                    )
-                });
+        let checksum = diffusion::checksum(grid);
+        // `f64::max` skips NaN; this fold vectorises, where one that also counts the
+        // non-finite cells ran 3.3x slower (4096^2 cells: 31 ms against 103 ms, medians of 21).
+        let max = grid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        if checksum.is_finite() {
+            // A NaN or an infinity in the grid makes the sum non-finite: there is none.
+            return Summary {
+                checksum,
+                max,
+                nonfinite_cells: 0,
+            };
+        }
+        let nonfinite_cells = grid.iter().filter(|v| !v.is_finite()).count();
+        let nan = grid.iter().any(|v| v.is_nan());
         Summary {
-            checksum: diffusion::checksum(grid),
+            checksum,
             max: if nan { f64::NAN } else { max },
             nonfinite_cells,
         }

@@ -207,11 +207,16 @@ pub fn echo(text: &str) -> String {
     out
 }
 
-/// A number as a message echoes it: the shortest form that reads back to the same `f64`, in
-/// scientific notation when it is very large or small (`1e308`, not 309 digits; `Display`
-/// never switches to an exponent, `Debug` does).
+/// A number as a message echoes it: the shorter of its two round-trip forms, `Display`'s
+/// plain digits (`1`, `0.1`) or `Debug`'s, which switches to an exponent for very large and
+/// small numbers (`1e308`, not 309 digits; `1e-7`, not `0.0000001`).
 pub fn number(v: f64) -> String {
-    format!("{v:?}")
+    let (plain, general) = (format!("{v}"), format!("{v:?}"));
+    if general.len() < plain.len() {
+        general
+    } else {
+        plain
+    }
 }
 
 /// A path as a message echoes it (see [`echo`]); an empty one as `''`.
@@ -284,7 +289,11 @@ mod tests {
             dt: 1e308,
             product: 1e308,
         };
-        assert!(e.to_string().contains("1.0*1e308 = 1e308"), "{e}");
+        assert!(e.to_string().contains("1*1e308 = 1e308"), "{e}");
+        assert_eq!(number(1.0), "1");
+        assert_eq!(number(1e-7), "1e-7");
+        assert_eq!(number(123456.0), "123456");
+        assert_eq!(number(1e16), "1e16");
     }
 
     #[test]

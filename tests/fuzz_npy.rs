@@ -2,10 +2,10 @@
 //! parts, and mutations of the corpus (`fuzz/corpus/npy`, replayed here file by file).
 //!
 //! Every input is read twice, as a file of known length and as a pipe (length unknown), and
-//! must give a grid or a one-line error: no panic, no stack overflow, and no allocation larger
-//! than the bytes it was given (twice that for a pipe, whose buffer grows as data arrives),
-//! plus a fixed allowance, so no header can size an allocation. A counting allocator watches
-//! the largest single request of the thread that reads.
+//! must give a grid or a one-line error within 5 seconds: no panic, no stack overflow, no
+//! runaway parse, and no allocation larger than the bytes it was given (twice that for a pipe,
+//! whose buffer grows as data arrives) plus a fixed allowance, so no header can size an
+//! allocation. A counting allocator watches the largest single request of the reading thread.
 //!
 //! `PROPTEST_CASES=N` sets the cases of each property (default 1000); the cargo-afl target
 //! in `fuzz/` runs the same check under AFL++ (see `fuzz/README.md`).
@@ -13,6 +13,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use lancehead::io::npy::{MAX_HEADER_LEN, read_grid_from};
 use proptest::prelude::*;
@@ -55,15 +57,34 @@ static ALLOCATOR: Largest = Largest;
 /// parse, an error message.
 const ALLOWANCE: usize = 256 << 10;
 
-/// Reads `bytes` both ways and checks the rules above; a failure names the input.
+/// How long one read may take: a few kilobytes read in microseconds, but AFL++ once found
+/// headers that kept the parser busy for more than ten minutes.
+const TIME_LIMIT: Duration = Duration::from_secs(5);
+
+/// Reads `bytes` both ways and checks the rules above; a failure names the input. Each read
+/// runs on a thread of its own, so that one which never ends fails the test instead of
+/// hanging it.
 fn check(bytes: &[u8]) {
     for length in [Some(bytes.len() as u64), None] {
-        LARGEST.with(|l| l.set(0));
-        let result = std::panic::catch_unwind(|| {
-            read_grid_from(bytes, length, Path::new("fuzz.npy"), "--init")
+        let (sender, receiver) = mpsc::channel();
+        let input = bytes.to_vec();
+        std::thread::spawn(move || {
+            LARGEST.with(|l| l.set(0));
+            let result = std::panic::catch_unwind(|| {
+                read_grid_from(&input[..], length, Path::new("fuzz.npy"), "--init")
+                    .map_err(|e| e.to_string())
+            });
+            let largest = LARGEST.with(Cell::get);
+            let _ = sender.send((result.ok(), largest));
         });
-        let largest = LARGEST.with(Cell::get);
-        let Ok(result) = result else {
+        let Ok((result, largest)) = receiver.recv_timeout(TIME_LIMIT) else {
+            panic!(
+                "still reading {} bytes (length {length:?}) after {TIME_LIMIT:?}: {:?}",
+                bytes.len(),
+                head(bytes)
+            );
+        };
+        let Some(result) = result else {
             panic!(
                 "read_grid_from panicked (length {length:?}) on {} bytes: {:?}",
                 bytes.len(),
@@ -88,8 +109,7 @@ fn check(bytes: &[u8]) {
                     "a grid beyond the input"
                 );
             }
-            Err(e) => {
-                let message = e.to_string();
+            Err(message) => {
                 assert!(!message.contains('\n'), "two lines: {message}");
                 assert!(message.len() < 1000, "{} bytes: {message}", message.len());
                 assert!(message.starts_with("--init fuzz.npy: "), "{message}");

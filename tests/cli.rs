@@ -52,9 +52,10 @@ fn julia_out_writes_the_counts_as_u4_npy() {
     assert_eq!(counts, load::<u32>("julia_200x120_it300.npy"));
 }
 
+/// Negative numbers may be given with `=` or as the next argument.
 #[test]
-fn julia_negative_numbers_are_given_with_equals() {
-    let v = json_of(&[
+fn julia_negative_numbers_are_given_with_equals_or_after_the_flag() {
+    let small = [
         "julia",
         "--width",
         "37",
@@ -62,11 +63,13 @@ fn julia_negative_numbers_are_given_with_equals() {
         "23",
         "--max-iter",
         "1000",
-        "--c=0.285,0.01",
-        "--region=-2,1,-1.25,1.5",
-        "--json",
-    ]);
-    assert_eq!(v["checksum"], 12_129);
+    ];
+    let with_equals = ["--c=0.285,0.01", "--region=-2,1,-1.25,1.5", "--json"];
+    let after = ["--c", "0.285,0.01", "--region", "-2,1,-1.25,1.5", "--json"];
+    for form in [&with_equals[..], &after[..]] {
+        let v = json_of(&[&small[..], form].concat());
+        assert_eq!(v["checksum"], 12_129, "{form:?}");
+    }
 }
 
 #[test]
@@ -422,22 +425,6 @@ fn a_negative_number_is_refused_by_the_flag_it_was_given_to() {
         // The flag is named, with what it accepts ("expected ...").
         refused_with(args, 2, &[flag, "expected"]);
     }
-    // Where negative values are valid, they may be given without `=` as well.
-    let v = json_of(&[
-        "julia",
-        "--width",
-        "37",
-        "--height",
-        "23",
-        "--max-iter",
-        "1000",
-        "--c",
-        "0.285,0.01",
-        "--region",
-        "-2,1,-1.25,1.5",
-        "--json",
-    ]);
-    assert_eq!(v["checksum"], 12_129);
 }
 
 #[test]

@@ -54,25 +54,41 @@ struct GridHeader {
 /// given by argument `arg`, returned in row-major order. Wrong dtype or rank, a truncated file,
 /// bytes beyond the data, an oversized header and non-finite values are errors.
 pub fn read_grid(path: &Path, arg: &'static str) -> Result<Array2<f64>> {
-    let bad = |message: String| Error::BadNpy {
-        arg,
-        path: path.to_path_buf(),
-        message,
-    };
-    let io = |source| Error::Io {
-        arg,
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
+    let source = Source { path, arg };
+    let file = File::open(path).map_err(|e| source.io(e))?;
+    let meta = file.metadata().map_err(|e| source.io(e))?;
     if meta.is_dir() {
-        return Err(bad("is a directory, not a .npy file".into()));
+        return Err(source.bad("is a directory, not a .npy file".into()));
     }
     // A regular file's length bounds every allocation and is checked before any; a pipe's data
     // is taken as it comes, never allocating more than it delivered.
     let length = meta.is_file().then_some(meta.len());
     read_grid_from(BufReader::new(file), length, path, arg)
+}
+
+/// What the reader's messages name: the file, and the argument that gave it.
+#[derive(Clone, Copy)]
+struct Source<'a> {
+    path: &'a Path,
+    arg: &'static str,
+}
+
+impl Source<'_> {
+    fn bad(self, message: String) -> Error {
+        Error::BadNpy {
+            arg: self.arg,
+            path: self.path.to_path_buf(),
+            message,
+        }
+    }
+
+    fn io(self, source: std::io::Error) -> Error {
+        Error::Io {
+            arg: self.arg,
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// [`read_grid`] from `reader`, which holds `length` bytes when that is known (a regular
@@ -83,16 +99,9 @@ pub fn read_grid_from(
     path: &Path,
     arg: &'static str,
 ) -> Result<Array2<f64>> {
-    let bad = |message: String| Error::BadNpy {
-        arg,
-        path: path.to_path_buf(),
-        message,
-    };
-    let io = |source| Error::Io {
-        arg,
-        path: path.to_path_buf(),
-        source,
-    };
+    let source = Source { path, arg };
+    let bad = |message: String| source.bad(message);
+    let io = |e: std::io::Error| source.io(e);
     let header = read_header(&mut reader, length).map_err(bad)?;
     let GridHeader { rows, cols, .. } = header;
 

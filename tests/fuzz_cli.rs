@@ -31,6 +31,18 @@ struct Flag {
     hostile: &'static [&'static str],
 }
 
+const fn flag(
+    name: &'static str,
+    valid: &'static [&'static str],
+    hostile: &'static [&'static str],
+) -> Flag {
+    Flag {
+        name,
+        valid,
+        hostile,
+    }
+}
+
 const SIZES: &[&str] = &["1", "7", "8", "13"];
 const BAD_INTEGERS: &[&str] = &[
     "0",
@@ -114,93 +126,37 @@ const BAD_OUTPUTS: &[&str] = &[
 ];
 
 const JULIA: &[Flag] = &[
-    Flag {
-        name: "--backend",
-        valid: BACKENDS,
-        hostile: BAD_BACKENDS,
-    },
-    Flag {
-        name: "--width",
-        valid: SIZES,
-        hostile: BAD_INTEGERS,
-    },
-    Flag {
-        name: "--height",
-        valid: SIZES,
-        hostile: BAD_INTEGERS,
-    },
-    Flag {
-        name: "--max-iter",
-        valid: &["0", "1", "30"],
-        hostile: BAD_COUNTS,
-    },
-    Flag {
-        name: "--c",
-        valid: &["-0.8,0.156", "0.285,0.01", "0,0"],
-        hostile: BAD_PAIRS,
-    },
-    Flag {
-        name: "--region",
-        valid: &["-1.8,1.8,-1.8,1.8", "-2,1,-1.25,1.5"],
-        hostile: BAD_REGIONS,
-    },
-    Flag {
-        name: "--out",
-        valid: OUTPUTS,
-        hostile: BAD_OUTPUTS,
-    },
-    Flag {
-        name: "--png",
-        valid: OUTPUTS,
-        hostile: BAD_OUTPUTS,
-    },
-    Flag {
-        name: "--palette",
-        valid: &["false-gray", "linear"],
-        hostile: &["sepia", "", "LINEAR"],
-    },
-    Flag {
-        name: "--json",
-        valid: &[],
-        hostile: &["true"],
-    },
+    flag("--backend", BACKENDS, BAD_BACKENDS),
+    flag("--width", SIZES, BAD_INTEGERS),
+    flag("--height", SIZES, BAD_INTEGERS),
+    flag("--max-iter", &["0", "1", "30"], BAD_COUNTS),
+    flag("--c", &["-0.8,0.156", "0.285,0.01", "0,0"], BAD_PAIRS),
+    flag(
+        "--region",
+        &["-1.8,1.8,-1.8,1.8", "-2,1,-1.25,1.5"],
+        BAD_REGIONS,
+    ),
+    flag("--out", OUTPUTS, BAD_OUTPUTS),
+    flag("--png", OUTPUTS, BAD_OUTPUTS),
+    flag(
+        "--palette",
+        &["false-gray", "linear"],
+        &["sepia", "", "LINEAR"],
+    ),
+    flag("--json", &[], &["true"]),
 ];
 
 const DIFFUSION: &[Flag] = &[
-    Flag {
-        name: "--backend",
-        valid: BACKENDS,
-        hostile: BAD_BACKENDS,
-    },
-    Flag {
-        name: "--size",
-        valid: SIZES,
-        hostile: BAD_INTEGERS,
-    },
-    Flag {
-        name: "--shape",
-        valid: &["8x8", "3x5", "1x1"],
-        hostile: BAD_SHAPES,
-    },
-    Flag {
-        name: "--steps",
-        valid: &["0", "1", "7"],
-        hostile: BAD_COUNTS,
-    },
-    Flag {
-        name: "--dt",
-        valid: &["0.1", "0.25", "1e-3"],
-        hostile: BAD_FLOATS,
-    },
-    Flag {
-        name: "--d",
-        valid: &["1", "0.5", "2.5"],
-        hostile: BAD_FLOATS,
-    },
-    Flag {
-        name: "--init",
-        valid: &["book", "grid.npy"],
-        hostile: &[
+    flag("--backend", BACKENDS, BAD_BACKENDS),
+    flag("--size", SIZES, BAD_INTEGERS),
+    flag("--shape", &["8x8", "3x5", "1x1"], BAD_SHAPES),
+    flag("--steps", &["0", "1", "7"], BAD_COUNTS),
+    flag("--dt", &["0.1", "0.25", "1e-3"], BAD_FLOATS),
+    flag("--d", &["1", "0.5", "2.5"], BAD_FLOATS),
+    flag(
+        "--init",
+        &["book", "grid.npy"],
+        &[
             "hostile.npy",
             "missing.npy",
             "",
@@ -209,77 +165,33 @@ const DIFFUSION: &[Flag] = &[
             "null",
             "o.npy",
         ],
-    },
-    Flag {
-        name: "--out",
-        valid: OUTPUTS,
-        hostile: BAD_OUTPUTS,
-    },
-    Flag {
-        name: "--png",
-        valid: OUTPUTS,
-        hostile: BAD_OUTPUTS,
-    },
-    Flag {
-        name: "--json",
-        valid: &[],
-        hostile: &["1"],
-    },
+    ),
+    flag("--out", OUTPUTS, BAD_OUTPUTS),
+    flag("--png", OUTPUTS, BAD_OUTPUTS),
+    flag("--json", &[], &["1"]),
 ];
 
 const COMPARE: &[Flag] = &[
-    Flag {
-        name: "--kernel",
-        valid: &["julia", "diffusion", "all"],
-        hostile: &["both", ""],
-    },
-    Flag {
-        name: "--sizes",
-        valid: &["8", "8,16"],
-        hostile: &["0", "-256", "256,-512", ",", "", "8,,8"],
-    },
-    Flag {
-        name: "--steps",
-        valid: &["1", "5"],
-        hostile: BAD_COUNTS,
-    },
-    Flag {
-        name: "--repeat",
-        valid: &["1", "2"],
-        hostile: &["0", "-2", "", "x"],
-    },
-    Flag {
-        name: "--counters",
-        valid: &["off", "auto"],
-        hostile: &["pmu", "", "PERF"],
-    },
-    Flag {
-        name: "--cache-sim",
-        valid: &[],
-        hostile: &["yes"],
-    },
-    Flag {
-        name: "--out",
-        valid: &["results", "folder"],
-        hostile: &["grid.npy", "grid.npy/sub", "fifo", "", "null"],
-    },
-    Flag {
-        name: "--quick",
-        valid: &[],
-        hostile: &["1"],
-    },
-    Flag {
-        name: "--json",
-        valid: &[],
-        hostile: &["x"],
-    },
+    flag("--kernel", &["julia", "diffusion", "all"], &["both", ""]),
+    flag(
+        "--sizes",
+        &["8", "8,16"],
+        &["0", "-256", "256,-512", ",", "", "8,,8"],
+    ),
+    flag("--steps", &["1", "5"], BAD_COUNTS),
+    flag("--repeat", &["1", "2"], &["0", "-2", "", "x"]),
+    flag("--counters", &["off", "auto"], &["pmu", "", "PERF"]),
+    flag("--cache-sim", &[], &["yes"]),
+    flag(
+        "--out",
+        &["results", "folder"],
+        &["grid.npy", "grid.npy/sub", "fifo", "", "null"],
+    ),
+    flag("--quick", &[], &["1"]),
+    flag("--json", &[], &["x"]),
 ];
 
-const BACKENDS_FLAGS: &[Flag] = &[Flag {
-    name: "--json",
-    valid: &[],
-    hostile: &["yes"],
-}];
+const BACKENDS_FLAGS: &[Flag] = &[flag("--json", &[], &["yes"])];
 
 /// Tokens that may turn up anywhere.
 const STRAY: &[&str] = &[

@@ -2,6 +2,7 @@
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 /// Counts allocations so that `compare` can report those made inside a kernel call; a
@@ -11,24 +12,21 @@ static ALLOCATOR: lancehead::harness::alloc::CountingAllocator =
     lancehead::harness::alloc::CountingAllocator;
 
 fn main() -> ExitCode {
-    quiet_vulkan_device_select();
+    if let Err(e) = lancehead::io::interrupt::remove_temporary_files_on_signals() {
+        // Everything still works; only an interrupted write may leave its temporary file.
+        let _ = writeln!(
+            std::io::stderr(),
+            "lancehead: warning: cannot watch for signals: {e}"
+        );
+    }
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprintln!("lancehead: error: {}", failure.message);
+            if let Some(message) = failure.message {
+                // A closed stderr loses the message; `eprintln!` would panic instead.
+                let _ = writeln!(std::io::stderr(), "lancehead: error: {message}");
+            }
             ExitCode::from(failure.code)
         }
-    }
-}
-
-/// Mesa's Vulkan device-select layer (installed with lavapipe and Mesa's GPU drivers) opens a
-/// Wayland connection to order the GPUs, and without a session libwayland prints
-/// "XDG_RUNTIME_DIR is invalid or not set" on stderr: noise around every command that probes
-/// the GPU backends, and a broken one-line error. wgpu orders the adapters itself, so the layer
-/// is switched off here unless the user chose otherwise.
-fn quiet_vulkan_device_select() {
-    if cfg!(feature = "gpu") && std::env::var_os("NODEVICE_SELECT").is_none() {
-        // SAFETY: the first thing `main` does, before any other thread exists.
-        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }

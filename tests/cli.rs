@@ -52,9 +52,10 @@ fn julia_out_writes_the_counts_as_u4_npy() {
     assert_eq!(counts, load::<u32>("julia_200x120_it300.npy"));
 }
 
+/// Negative numbers may be given with `=` or as the next argument.
 #[test]
-fn julia_negative_numbers_are_given_with_equals() {
-    let v = json_of(&[
+fn julia_negative_numbers_are_given_with_equals_or_after_the_flag() {
+    let small = [
         "julia",
         "--width",
         "37",
@@ -62,11 +63,13 @@ fn julia_negative_numbers_are_given_with_equals() {
         "23",
         "--max-iter",
         "1000",
-        "--c=0.285,0.01",
-        "--region=-2,1,-1.25,1.5",
-        "--json",
-    ]);
-    assert_eq!(v["checksum"], 12_129);
+    ];
+    let with_equals = ["--c=0.285,0.01", "--region=-2,1,-1.25,1.5", "--json"];
+    let after = ["--c", "0.285,0.01", "--region", "-2,1,-1.25,1.5", "--json"];
+    for form in [&with_equals[..], &after[..]] {
+        let v = json_of(&[&small[..], form].concat());
+        assert_eq!(v["checksum"], 12_129, "{form:?}");
+    }
 }
 
 #[test]
@@ -329,4 +332,280 @@ fn simd_path_can_be_forced() {
     assert!(!out.status.success());
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("LANCEHEAD_SIMD_PATH"), "{stderr}");
+}
+
+// ---- defects of the red-team pass (issue 11) ----------------------------------------------
+
+/// Runs `lancehead args` with its stdout a pipe whose reading end is closed before the program
+/// writes: every write gets EPIPE, as under `lancehead ... | head -c 1`.
+fn with_closed_stdout(args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("lancehead"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_the_run_quietly() {
+    let cases: &[&[&str]] = &[
+        &["backends"],
+        &["backends", "--json"],
+        &["julia", "--width", "8", "--height", "8"],
+        &["julia", "--width", "8", "--height", "8", "--json"],
+        &["diffusion", "--size", "8", "--steps", "1"],
+        &["diffusion", "--size", "8", "--steps", "1", "--json"],
+        &["--help"],
+        &["julia", "--help"],
+        &["--version"],
+    ];
+    for args in cases {
+        let out = with_closed_stdout(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+/// Asserts a refusal with exit `code` and one line on stderr containing every needle.
+fn refused_with(args: &[&str], code: i32, needles: &[&str]) -> String {
+    let out = lancehead(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.starts_with("lancehead: error: "),
+        "{args:?}: {stderr}"
+    );
+    for needle in needles {
+        assert!(
+            stderr.contains(needle),
+            "{args:?}: `{stderr}` lacks `{needle}`"
+        );
+    }
+    assert!(out.stdout.is_empty(), "{args:?} printed a result");
+    stderr
+}
+
+#[test]
+fn no_subcommand_says_one_is_needed() {
+    refused_with(
+        &[],
+        2,
+        &["subcommand", "backends", "julia", "diffusion", "compare"],
+    );
+}
+
+#[test]
+fn a_negative_number_is_refused_by_the_flag_it_was_given_to() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["julia", "--width", "-3"], "--width"),
+        (&["julia", "--height", "-1"], "--height"),
+        (&["julia", "--max-iter", "-1"], "--max-iter"),
+        (&["diffusion", "--size", "-4"], "--size"),
+        (&["diffusion", "--shape", "-4x4"], "--shape"),
+        (&["diffusion", "--steps", "-1"], "--steps"),
+        (&["diffusion", "--dt", "-0.1"], "--dt"),
+        (&["diffusion", "--d", "-1"], "--d"),
+        (&["diffusion", "--d", "-1e-300"], "--d"),
+        (&["compare", "--sizes", "-256"], "--sizes"),
+        (&["compare", "--sizes", "256,-512"], "--sizes"),
+        (&["compare", "--steps", "-5"], "--steps"),
+        (&["compare", "--repeat", "-2"], "--repeat"),
+    ];
+    for (args, flag) in cases {
+        // The flag is named, with what it accepts ("expected ...").
+        refused_with(args, 2, &[flag, "expected"]);
+    }
+}
+
+#[test]
+fn compare_out_must_be_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("results");
+    std::fs::write(&file, b"a file").unwrap();
+    let f = file.to_str().unwrap();
+    refused_with(&["compare", "--quick", "--out", f], 1, &["--out", "folder"]);
+    let below = file.join("sub");
+    refused_with(
+        &["compare", "--quick", "--out", below.to_str().unwrap()],
+        1,
+        &["--out", "folder"],
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"a file");
+}
+
+#[test]
+fn two_outputs_on_one_path_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = d.join("p");
+    let same = d.join(".").join("p");
+    let via_parent = d.join("sub").join("..").join("p");
+    std::fs::create_dir(d.join("sub")).unwrap();
+    let link = d.join("link");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("p", &link).unwrap();
+    let mut pairs = vec![
+        (p.clone(), p.clone()),
+        (p.clone(), same),
+        (p.clone(), via_parent),
+    ];
+    if cfg!(unix) {
+        pairs.push((p.clone(), link.clone()));
+    }
+    for (out, png) in pairs {
+        for kernel in [
+            &["julia", "--width", "8", "--height", "8"][..],
+            &["diffusion", "--size", "8"],
+        ] {
+            let args = [
+                kernel,
+                &[
+                    "--out",
+                    out.to_str().unwrap(),
+                    "--png",
+                    png.to_str().unwrap(),
+                ],
+            ]
+            .concat();
+            refused_with(&args, 2, &["--out", "--png"]);
+            assert!(!p.exists(), "{args:?} wrote a file");
+        }
+    }
+}
+
+#[test]
+fn echoed_numbers_are_short_and_echoed_text_is_bounded() {
+    let line = refused_with(&["diffusion", "--dt", "1e308"], 1, &["1e308"]);
+    assert!(line.len() < 300, "{line}");
+    let line = refused_with(
+        &["julia", "--region=-1e308,1e308,-1,1"],
+        1,
+        &["-1e308,1e308"],
+    );
+    assert!(line.len() < 300, "{line}");
+    let line = refused_with(
+        &["diffusion", "--dt", "0.2", "--d", "1e300"],
+        1,
+        &["1e300*0.2 = 2e299"],
+    );
+    assert!(line.len() < 300, "{line}");
+
+    // 100 KiB of backend name (one argument can hold 128 KiB at most on Linux).
+    let name = "x".repeat(100 << 10);
+    let line = refused_with(&["julia", "--backend", &name], 1, &["unknown backend", "…"]);
+    assert!(line.len() < 1000, "{} bytes", line.len());
+    let line = refused_with(&["julia", "--width", &name], 2, &["--width", "…"]);
+    assert!(line.len() < 1000, "{} bytes", line.len());
+    let line = refused_with(&["julia", &name], 2, &["…"]);
+    assert!(line.len() < 1000, "{} bytes", line.len());
+    // A 1 MiB name through the library.
+    let e = lancehead::registry::create(&"y".repeat(1 << 20))
+        .err()
+        .unwrap();
+    assert!(e.to_string().len() < 1000, "{} bytes", e.to_string().len());
+
+    // A hostile .npy header: a 9000-character dtype.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hostile.npy");
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': False, 'shape': (2, 2), }}",
+        "z".repeat(9000)
+    );
+    let mut header = dict.into_bytes();
+    while !(12 + header.len() + 1).is_multiple_of(64) {
+        header.push(b' ');
+    }
+    header.push(b'\n');
+    let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+    bytes.extend((header.len() as u32).to_le_bytes());
+    bytes.extend(header);
+    bytes.extend([0u8; 32]);
+    std::fs::write(&path, bytes).unwrap();
+    let line = refused_with(
+        &["diffusion", "--init", path.to_str().unwrap()],
+        1,
+        &["--init"],
+    );
+    assert!(line.len() < 1000, "{} bytes: {line}", line.len());
+}
+
+/// A 16 x 16 grid, zero but for one cell: `4*u` of that cell overflows at the first step.
+fn overflowing_grid(dir: &Path, value: f64) -> std::path::PathBuf {
+    let mut grid = Array2::<f64>::zeros((16, 16));
+    grid[[5, 7]] = value;
+    let path = dir.join("overflow.npy");
+    ndarray_npy::write_npy(&path, &grid).unwrap();
+    path
+}
+
+#[test]
+fn an_overflowing_grid_is_reported_honestly() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = overflowing_grid(dir.path(), 1e308);
+    let init = init.to_str().unwrap();
+    let run = |extra: &[&str]| {
+        let args = [&["diffusion", "--init", init, "--steps", "5"][..], extra].concat();
+        let out = lancehead(&args);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, stderr) = run(&[]);
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("overflowed") && stderr.contains("step 1"),
+        "{stderr}"
+    );
+    // numpy's answers for this grid: np.sum and np.max are both NaN.
+    assert!(stdout.contains("sum NaN, max NaN"), "{stdout}");
+
+    let (stdout, stderr) = run(&["--json"]);
+    assert!(stderr.contains("step 1"), "{stderr}");
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["checksum"], "NaN", "{v}");
+    assert_eq!(v["max"], "NaN", "{v}");
+    assert_eq!(v["first_nonfinite_step"], 1, "{v}");
+    assert!(v["nonfinite_cells"].as_u64().unwrap() > 0, "{v}");
+
+    // Every cell finite, but their sum beyond f64::MAX: the grid did not overflow.
+    let grid = Array2::<f64>::from_elem((16, 16), 4e307);
+    let path = dir.path().join("big.npy");
+    ndarray_npy::write_npy(&path, &grid).unwrap();
+    let out = lancehead(&[
+        "diffusion",
+        "--init",
+        path.to_str().unwrap(),
+        "--steps",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("sum") && !stderr.contains("step"),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["checksum"], "inf", "{v}");
+    assert_eq!(v["max"], 4e307, "{v}");
+    assert_eq!(v["nonfinite_cells"], 0, "{v}");
+    assert_eq!(v["first_nonfinite_step"], Value::Null, "{v}");
+
+    // A finite run says nothing on stderr and reports finite numbers.
+    let out = lancehead(&["diffusion", "--size", "16", "--steps", "3", "--json"]);
+    assert!(out.stderr.is_empty());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["checksum"].is_f64() && v["nonfinite_cells"] == 0, "{v}");
 }

@@ -13,6 +13,9 @@ use lancehead::harness::{self, Observer, Results};
 use lancehead::report::{self, markdown, secs, si};
 use lancehead::{Error, Kernel};
 
+use super::Failure;
+use super::output::say;
+
 /// `--kernel`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum KernelChoice {
@@ -45,18 +48,20 @@ pub struct CompareArgs {
     backends: Option<Vec<String>>,
     /// Diffusion grid sizes N (N x N), comma-separated [default: 256,512,1024,2048;
     /// --quick: 256,512].
-    #[arg(long, value_name = "N,..", value_delimiter = ',', value_parser = super::parse::positive)]
+    #[arg(long, value_name = "N,..", value_delimiter = ',', value_parser = super::parse::positive,
+          allow_hyphen_values = true)]
     sizes: Option<Vec<usize>>,
     /// Diffusion steps per run [default: 500; --quick: 100].
-    #[arg(long, value_parser = super::parse::positive_count)]
+    #[arg(long, value_parser = super::parse::positive_count, allow_hyphen_values = true)]
     steps: Option<u32>,
     /// Seconds one cell (a backend on a problem) may take: a cell predicted to take longer
     /// is skipped and says so [default: 20; --quick: 3].
-    #[arg(long, value_name = "SECONDS", value_parser = super::parse::positive_seconds)]
+    #[arg(long, value_name = "SECONDS", value_parser = super::parse::positive_seconds,
+          allow_hyphen_values = true)]
     budget: Option<f64>,
     /// A fixed number of timed runs per cell after one warm-up, instead of adaptive
     /// sampling (about a second of runs per cell; a long kernel gets one run).
-    #[arg(long, value_parser = super::parse::positive_count)]
+    #[arg(long, value_parser = super::parse::positive_count, allow_hyphen_values = true)]
     repeat: Option<u32>,
     /// Instruction counts: hardware counters (perf), callgrind, whichever works (auto), or
     /// none.
@@ -157,7 +162,7 @@ impl Observer for Progress {
     }
 }
 
-pub fn run(a: CompareArgs) -> Result<(), Error> {
+pub fn run(a: CompareArgs) -> Result<(), Failure> {
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         arg: "compare",
         path: PathBuf::from("lancehead"),
@@ -170,10 +175,13 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
     progress.0.finish_and_clear();
     report::write_all(&results, &a.out, "--out")?;
     if a.json {
-        print!("{}", report::json(&results));
+        say(report::json(&results).trim_end())?;
     } else {
-        print!("{}", terminal(&results));
-        println!("Reports written to {}", a.out.display());
+        say(format!(
+            "{}Reports written to {}",
+            terminal(&results),
+            a.out.display()
+        ))?;
     }
     let bad = results.disagreements();
     match bad.first() {
@@ -181,25 +189,22 @@ pub fn run(a: CompareArgs) -> Result<(), Error> {
         Some(first) => Err(Error::Disagreement {
             count: bad.len(),
             first: first.clone(),
-        }),
+        }
+        .into()),
     }
 }
 
 /// The counting child: one counted call, its report as one JSON line.
-pub fn child(a: ChildArgs) -> Result<(), Error> {
+pub fn child(a: ChildArgs) -> Result<(), Failure> {
     let request: ChildRequest = serde_json::from_str(&a.request).map_err(|e| {
         Error::invalid(
             "request",
-            super::shorten(&a.request),
+            &a.request,
             format!("a counting request as JSON ({e})"),
         )
     })?;
     let report = counters::child(&request)?;
-    println!(
-        "{}",
-        serde_json::to_string(&report).expect("a child report serializes")
-    );
-    Ok(())
+    say(serde_json::to_string(&report).expect("a child report serializes"))
 }
 
 /// `--budget` that would include a cell predicted to take `predicted` seconds: a round

@@ -1,19 +1,25 @@
 //! The `lancehead` command line (SPEC §4).
 
 mod compare;
+mod output;
+mod overflow;
 mod parse;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::{ContextKind, ErrorKind};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use lancehead::error::{echo, number};
 use lancehead::harness::counters;
 use lancehead::io::picture::{self, JuliaPalette};
 use lancehead::io::{atomic, npy};
 use lancehead::problem::{diffusion, julia};
 use lancehead::{DiffusionParams, Error, JuliaParams, Kernel, Region, registry};
+
+use output::{json_number, say, warn};
 
 #[derive(Parser)]
 #[command(
@@ -52,21 +58,24 @@ struct JuliaArgs {
     #[arg(long, default_value = "scalar")]
     backend: String,
     /// Image width in pixels.
-    #[arg(long, default_value_t = julia::BOOK_SIZE, value_parser = parse::positive)]
+    #[arg(long, default_value_t = julia::BOOK_SIZE, value_parser = parse::positive,
+          allow_hyphen_values = true)]
     width: usize,
     /// Image height in pixels.
-    #[arg(long, default_value_t = julia::BOOK_SIZE, value_parser = parse::positive)]
+    #[arg(long, default_value_t = julia::BOOK_SIZE, value_parser = parse::positive,
+          allow_hyphen_values = true)]
     height: usize,
     /// Iteration limit per pixel.
-    #[arg(long, default_value_t = julia::BOOK_MAX_ITER, value_parser = parse::count)]
+    #[arg(long, default_value_t = julia::BOOK_MAX_ITER, value_parser = parse::count,
+          allow_hyphen_values = true)]
     max_iter: u32,
-    /// The constant c as RE,IM (give negative values with `=`: `--c=-0.8,0.156`).
+    /// The constant c as RE,IM (e.g. `--c=-0.8,0.156` or `--c -0.8,0.156`).
     #[arg(long, value_name = "RE,IM", value_parser = parse::complex,
-          default_value = "-0.62772,-0.42193")]
+          default_value = "-0.62772,-0.42193", allow_hyphen_values = true)]
     c: (f64, f64),
     /// The sampled region X1,X2,Y1,Y2 (real axis X1..X2, imaginary axis Y1..Y2).
     #[arg(long, value_name = "X1,X2,Y1,Y2", value_parser = parse::region,
-          default_value = "-1.8,1.8,-1.8,1.8")]
+          default_value = "-1.8,1.8,-1.8,1.8", allow_hyphen_values = true)]
     region: Region,
     /// Write the counts as a .npy file (<u4, height x width).
     #[arg(long, value_name = "FILE")]
@@ -88,19 +97,23 @@ struct DiffusionArgs {
     #[arg(long, default_value = "scalar")]
     backend: String,
     /// A square grid of N x N cells (default 1024, the book's grid_shape).
-    #[arg(long, value_name = "N", value_parser = parse::positive, conflicts_with = "shape")]
+    #[arg(long, value_name = "N", value_parser = parse::positive, conflicts_with = "shape",
+          allow_hyphen_values = true)]
     size: Option<usize>,
     /// A grid of ROWS x COLS cells.
-    #[arg(long, value_name = "ROWSxCOLS", value_parser = parse::shape)]
+    #[arg(long, value_name = "ROWSxCOLS", value_parser = parse::shape, allow_hyphen_values = true)]
     shape: Option<(usize, usize)>,
     /// Number of time steps.
-    #[arg(long, default_value_t = diffusion::BOOK_STEPS, value_parser = parse::count)]
+    #[arg(long, default_value_t = diffusion::BOOK_STEPS, value_parser = parse::count,
+          allow_hyphen_values = true)]
     steps: u32,
     /// Time step (d*dt must be <= 0.25).
-    #[arg(long, default_value_t = diffusion::BOOK_DT, value_parser = parse::finite)]
+    #[arg(long, default_value_t = diffusion::BOOK_DT, value_parser = parse::positive_finite,
+          allow_hyphen_values = true)]
     dt: f64,
     /// Diffusion coefficient (d*dt must be <= 0.25).
-    #[arg(long, default_value_t = diffusion::BOOK_D, value_parser = parse::finite)]
+    #[arg(long, default_value_t = diffusion::BOOK_D, value_parser = parse::positive_finite,
+          allow_hyphen_values = true)]
     d: f64,
     /// Initial grid: `book` (the book's hot square) or a 2D float64 .npy file, whose shape
     /// is then the grid's.
@@ -117,17 +130,33 @@ struct DiffusionArgs {
     json: bool,
 }
 
-/// How a run failed: the one-line message and the exit code.
+/// How a run ended early: the one-line message (none: end quietly) and the exit code.
 pub struct Failure {
-    pub message: String,
+    pub message: Option<String>,
     pub code: u8,
+}
+
+impl Failure {
+    /// A malformed command line (exit 2, like clap's own errors).
+    fn usage(message: String) -> Self {
+        Failure {
+            message: Some(message),
+            code: 2,
+        }
+    }
 }
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
+        // Two outputs on one path is a malformed command line, found once paths are resolved.
+        let code = if matches!(e, Error::SameOutput { .. }) {
+            2
+        } else {
+            1
+        };
         Failure {
-            message: e.to_string(),
-            code: 1,
+            message: Some(e.to_string()),
+            code,
         }
     }
 }
@@ -137,39 +166,91 @@ pub fn run() -> Result<(), Failure> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
-            // --help and --version: clap prints them and they are no error.
+            // --help and --version: clap prints them and they are no error; a closed stdout
+            // is no error either (see `output::say`).
             let _ = e.print();
             return Ok(());
         }
-        Err(e) => {
-            // clap's errors come with a usage block; keep the first paragraph (what is wrong,
-            // and the possible values when it lists them) as one line.
+        Err(e) => return Err(Failure::usage(usage_error(&e))),
+    };
+    match cli.command {
+        Command::Backends { json } => backends(json),
+        Command::Julia(args) => run_julia(args),
+        Command::Diffusion(args) => run_diffusion(args),
+        Command::Compare(args) => compare::run(args),
+        Command::CountedKernel(args) => compare::child(args),
+    }
+}
+
+/// One line for a clap error: what is wrong, naming the flag and echoing the user's value
+/// through [`echo`], without clap's usage block.
+fn usage_error(e: &clap::Error) -> String {
+    let context = |kind| e.get(kind).map(|v| v.to_string());
+    // "--max-iter <MAX_ITER>" -> "--max-iter".
+    let flag = context(ContextKind::InvalidArg)
+        .map(|a| a.split_whitespace().next().unwrap_or_default().to_string());
+    let value = context(ContextKind::InvalidValue).map(|v| echo(&v));
+    match (e.kind(), flag, value) {
+        (
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand,
+            ..,
+        ) => {
+            format!(
+                "a subcommand is needed: one of {} (see `lancehead --help`)",
+                subcommands().join(", ")
+            )
+        }
+        (ErrorKind::InvalidSubcommand, ..) => format!(
+            "unknown subcommand '{}'; the subcommands are {}",
+            context(ContextKind::InvalidSubcommand)
+                .map(|s| echo(&s))
+                .unwrap_or_default(),
+            subcommands().join(", ")
+        ),
+        (ErrorKind::ValueValidation, Some(flag), Some(value)) => {
+            let why = std::error::Error::source(e)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "not accepted".into());
+            format!("invalid value '{value}' for {flag}: {}", echo(&why))
+        }
+        (ErrorKind::InvalidValue, Some(flag), Some(value)) => {
+            match context(ContextKind::ValidValue) {
+                Some(valid) => {
+                    format!("invalid value '{value}' for {flag}: expected one of {valid}")
+                }
+                None => format!("a value is required for {flag}"),
+            }
+        }
+        (ErrorKind::UnknownArgument, Some(flag), _) => {
+            let tip = context(ContextKind::SuggestedArg)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            format!("unexpected argument '{}'{tip}", echo(&flag))
+        }
+        _ => {
+            // clap's first paragraph (what is wrong) as one line, echoed like user input
+            // because it quotes the user's words.
             let text = e.to_string();
             let paragraph: Vec<&str> = text
                 .lines()
                 .take_while(|line| !line.trim().is_empty())
                 .map(str::trim)
                 .collect();
-            return Err(Failure {
-                message: paragraph
-                    .join(" ")
-                    .trim_start_matches("error: ")
-                    .to_string(),
-                code: 2,
-            });
+            echo(paragraph.join(" ").trim_start_matches("error: "))
         }
-    };
-    match cli.command {
-        Command::Backends { json } => backends(json),
-        Command::Julia(args) => run_julia(args)?,
-        Command::Diffusion(args) => run_diffusion(args)?,
-        Command::Compare(args) => compare::run(args)?,
-        Command::CountedKernel(args) => compare::child(args)?,
     }
-    Ok(())
 }
 
-fn backends(json: bool) {
+/// The names of the visible subcommands.
+fn subcommands() -> Vec<String> {
+    Cli::command()
+        .get_subcommands()
+        .filter(|c| !c.is_hide_set())
+        .map(|c| c.get_name().to_string())
+        .collect()
+}
+
+fn backends(json: bool) -> Result<(), Failure> {
     let probes = registry::probe_all();
     if json {
         let list: Vec<Value> = probes
@@ -198,10 +279,9 @@ fn backends(json: bool) {
                 })
             })
             .collect();
-        println!("{}", Value::Array(list));
-        return;
+        return say(Value::Array(list));
     }
-    println!(
+    let mut table = format!(
         "{:<15} {:<12} {:<10} details",
         "backend", "feature", "status"
     );
@@ -218,17 +298,18 @@ fn backends(json: bool) {
             Err(reason) => ("missing", reason.clone()),
         };
         let feature = p.info.feature.unwrap_or("(always)");
-        println!("{:<15} {feature:<12} {status:<10} {details}", p.info.name);
+        table += &format!("\n{:<15} {feature:<12} {status:<10} {details}", p.info.name);
     }
     for info in registry::KNOWN {
         if !probes.iter().any(|p| p.info.name == info.name) {
             let feature = info.feature.unwrap_or("(always)");
-            println!(
-                "{:<15} {feature:<12} {:<10} rebuild with --features {feature}",
+            table += &format!(
+                "\n{:<15} {feature:<12} {:<10} rebuild with --features {feature}",
                 info.name, "not built"
             );
         }
     }
+    say(table)
 }
 
 /// The class of a probed backend: its instance's when it runs here, else the registry's.
@@ -239,9 +320,28 @@ fn agreement(probe: &registry::Probe, kernel: Kernel) -> registry::Agreement {
     }
 }
 
-fn run_julia(a: JuliaArgs) -> Result<(), Error> {
+/// The `--out` and `--png` paths that were given, as `(flag, path)`.
+fn outputs<'a>(
+    out: &'a Option<PathBuf>,
+    png: &'a Option<PathBuf>,
+) -> Vec<(&'static str, &'a Path)> {
+    [("--out", out), ("--png", png)]
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_deref()?)))
+        .collect()
+}
+
+/// `re+imi` with both parts in shortest form.
+fn complex_text((re, im): (f64, f64)) -> String {
+    let sign = if im.is_sign_negative() { "" } else { "+" };
+    format!("{}{sign}{}i", number(re), number(im))
+}
+
+fn run_julia(a: JuliaArgs) -> Result<(), Failure> {
     let params = JuliaParams::new(a.width, a.height, a.region, a.c, a.max_iter)?;
     let backend = registry::create(&a.backend)?;
+    // Outputs are checked before the kernel runs: a refused path costs no computation.
+    atomic::check_outputs(&outputs(&a.out, &a.png))?;
     let mut counts = params.new_counts()?;
 
     let start = Instant::now();
@@ -264,7 +364,7 @@ fn run_julia(a: JuliaArgs) -> Result<(), Error> {
 
     let Region { x1, x2, y1, y2 } = params.region();
     if a.json {
-        let report = json!({
+        say(json!({
             "kernel": "julia",
             "backend": backend.name(),
             "seconds": seconds,
@@ -275,25 +375,22 @@ fn run_julia(a: JuliaArgs) -> Result<(), Error> {
             "max_iter": params.max_iter(),
             "c": [params.c().0, params.c().1],
             "region": [x1, x2, y1, y2],
-        });
-        println!("{report}");
+        }))
     } else {
-        println!(
-            "julia {}x{} max_iter={} c={}{:+}i on {}: {:.6} s, sum of counts {}",
+        say(format!(
+            "julia {}x{} max_iter={} c={} on {}: {:.6} s, sum of counts {}",
             params.width(),
             params.height(),
             params.max_iter(),
-            params.c().0,
-            params.c().1,
+            complex_text(params.c()),
             backend.name(),
             seconds,
             checksum
-        );
+        ))
     }
-    Ok(())
 }
 
-fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
+fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
     let requested = a.shape.or(a.size.map(|n| (n, n)));
     let (init, shape) = if a.init == "book" {
         (None, requested.unwrap_or((1024, 1024)))
@@ -312,13 +409,25 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
                     grid.nrows(),
                     grid.ncols()
                 ),
-            ));
+            )
+            .into());
         }
         let dim = grid.dim();
         (Some(grid), dim)
     };
     let params = DiffusionParams::new(shape.0, shape.1, a.dt, a.d)?;
     let backend = registry::create(&a.backend)?;
+    atomic::check_outputs(&outputs(&a.out, &a.png))?;
+    // The initial grid again, for the replay that locates an overflow: re-read or re-made,
+    // so that the normal path keeps no copy of it.
+    let from_file = init.is_some();
+    let initial = || {
+        if from_file {
+            npy::read_grid(a.init.as_ref(), "--init")
+        } else {
+            params.book_initial()
+        }
+    };
     let mut grid = match init {
         Some(grid) => grid,
         None => params.book_initial()?,
@@ -329,8 +438,7 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
     backend.evolve(&params, grid.view_mut(), scratch.view_mut(), a.steps)?;
     let seconds = start.elapsed().as_secs_f64();
 
-    let checksum = diffusion::checksum(grid.view());
-    let max = grid.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let summary = overflow::Summary::of(grid.view());
     atomic::commit_all(
         [
             a.out
@@ -344,13 +452,32 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
         .flatten(),
     )?;
 
+    // Only a run that ended non-finite pays for finding where it began: a replay from the
+    // initial grid, one step at a time (see `overflow`).
+    let first_nonfinite_step = if summary.nonfinite_cells > 0 {
+        let step = initial().and_then(|start| {
+            overflow::first_nonfinite_step(start, scratch.view_mut(), a.steps, |g, s| {
+                backend.evolve(&params, g, s, 1)
+            })
+        });
+        warn(&summary.overflow_warning(a.steps, step.as_ref().ok().copied().flatten()));
+        step.ok().flatten()
+    } else {
+        if !summary.checksum.is_finite() {
+            warn(&summary.overflow_warning(a.steps, None));
+        }
+        None
+    };
+
     if a.json {
-        let report = json!({
+        say(json!({
             "kernel": "diffusion",
             "backend": backend.name(),
             "seconds": seconds,
-            "checksum": checksum,
-            "max": max,
+            "checksum": json_number(summary.checksum),
+            "max": json_number(summary.max),
+            "nonfinite_cells": summary.nonfinite_cells,
+            "first_nonfinite_step": first_nonfinite_step,
             "rows": params.rows(),
             "cols": params.cols(),
             "shape": [params.rows(), params.cols()],
@@ -358,30 +485,28 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Error> {
             "dt": params.dt(),
             "d": params.d(),
             "init": a.init,
-        });
-        println!("{report}");
+        }))
     } else {
-        println!(
-            "diffusion {}x{} x {} steps (dt={}, d={}) on {}: {:.6} s, sum {:?}, max {:?}",
+        let cells = if summary.nonfinite_cells > 0 {
+            format!(
+                " ({} of {} cells inf or NaN)",
+                summary.nonfinite_cells,
+                grid.len()
+            )
+        } else {
+            String::new()
+        };
+        say(format!(
+            "diffusion {}x{} x {} steps (dt={}, d={}) on {}: {:.6} s, sum {}, max {}{cells}",
             params.rows(),
             params.cols(),
             a.steps,
-            params.dt(),
-            params.d(),
+            number(params.dt()),
+            number(params.d()),
             backend.name(),
             seconds,
-            checksum,
-            max
-        );
-    }
-    Ok(())
-}
-
-/// User text cut to a length an error message can echo.
-pub fn shorten(text: &str) -> String {
-    const MAX: usize = 80;
-    match text.char_indices().nth(MAX) {
-        Some((end, _)) => format!("{}…", &text[..end]),
-        None => text.to_string(),
+            number(summary.checksum),
+            number(summary.max),
+        ))
     }
 }

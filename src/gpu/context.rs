@@ -318,7 +318,7 @@ impl GpuContext {
         if shape.x == 0 || shape.y == 0 {
             return Err(Error::invalid(
                 "workgroup",
-                shape,
+                shape.to_string(),
                 "at least one invocation in each dimension",
             ));
         }

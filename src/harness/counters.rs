@@ -225,7 +225,10 @@ pub fn count(
     let Some(source) = plan.source() else {
         return Err(failed(plan.describe()));
     };
-    let dir = tempfile::tempdir().map_err(|e| failed(format!("temporary directory: {e}")))?;
+    // Listed for the signal handler: an interrupted `compare` leaves no folder behind.
+    let (dir, _listed) =
+        crate::io::interrupt::ListedFolder::make(tempfile::tempdir, |t| t.path().to_path_buf())
+            .map_err(|e| failed(format!("temporary directory: {e}")))?;
     let out_file = dir.path().join("callgrind.out");
     let mut command = match plan {
         Plan::Callgrind { cache_sim, .. } => {

@@ -2,5 +2,6 @@
 //! writes so that an interrupted or failed run never leaves a half-written file.
 
 pub mod atomic;
+pub mod interrupt;
 pub mod npy;
 pub mod picture;

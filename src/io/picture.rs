@@ -18,14 +18,6 @@ pub enum JuliaPalette {
     Linear,
 }
 
-/// An 8-bit image ready to encode.
-struct Image {
-    width: usize,
-    height: usize,
-    color: png::ColorType,
-    data: Vec<u8>,
-}
-
 /// Stages a picture of Julia `counts` at `path` in the given palette.
 pub fn stage_julia(
     path: &Path,
@@ -33,60 +25,75 @@ pub fn stage_julia(
     counts: ArrayView2<'_, u32>,
     palette: JuliaPalette,
 ) -> Result<Staged> {
-    let (height, width) = counts.dim();
     // The book scales by the largest count present (`max(output_raw)`), not by max_iter.
     let max = counts.iter().copied().max().unwrap_or(0).max(1) as f64;
     let level = |n: u32| (n as f64 / max * 255.0) as u32;
-    let image = match palette {
-        JuliaPalette::Linear => Image {
-            width,
-            height,
-            color: png::ColorType::Grayscale,
-            data: counts.iter().map(|&n| level(n) as u8).collect(),
-        },
-        JuliaPalette::FalseGray => Image {
-            width,
-            height,
-            color: png::ColorType::Rgb,
-            data: counts
-                .iter()
-                .flat_map(|&n| {
-                    let o = level(n);
-                    let rgbx = (o + 256 * o + 256 * 256 * o) * 16;
-                    let [r, g, b, _] = rgbx.to_le_bytes();
-                    [r, g, b]
-                })
-                .collect(),
-        },
-    };
-    stage_png(path, arg, &image)
+    let rows = counts.rows();
+    match palette {
+        JuliaPalette::Linear => stage_png(
+            path,
+            arg,
+            counts.dim(),
+            png::ColorType::Grayscale,
+            rows.into_iter().map(|row| {
+                move |pixels: &mut [u8]| {
+                    for (p, &n) in pixels.iter_mut().zip(row) {
+                        *p = level(n) as u8;
+                    }
+                }
+            }),
+        ),
+        JuliaPalette::FalseGray => stage_png(
+            path,
+            arg,
+            counts.dim(),
+            png::ColorType::Rgb,
+            rows.into_iter().map(|row| {
+                move |pixels: &mut [u8]| {
+                    for (rgb, &n) in pixels.chunks_exact_mut(3).zip(row) {
+                        let o = level(n);
+                        let [r, g, b, _] = ((o + 256 * o + 256 * 256 * o) * 16).to_le_bytes();
+                        rgb.copy_from_slice(&[r, g, b]);
+                    }
+                }
+            }),
+        ),
+    }
 }
 
-/// Stages a heat map of `grid` at `path`: colour scale "inferno" from the grid's minimum
-/// (black) to its maximum (yellow).
+/// Stages a heat map of `grid` at `path`: colour scale "inferno" from the grid's smallest
+/// finite value (black) to its largest (yellow). Non-finite cells, which an overflowing grid
+/// has: `+inf` is drawn as the top of the scale, `-inf` and NaN as the bottom.
 pub fn stage_heat_map(path: &Path, arg: &'static str, grid: ArrayView2<'_, f64>) -> Result<Staged> {
-    let (height, width) = grid.dim();
     let (lo, hi) = grid
         .iter()
+        .filter(|v| v.is_finite())
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let data = grid
-        .iter()
-        .flat_map(|&v| {
-            colorous::INFERNO
-                .eval_continuous((v - lo) / span)
-                .as_array()
-        })
-        .collect();
-    let image = Image {
-        width,
-        height,
-        color: png::ColorType::Rgb,
-        data,
+    // In halves: `hi - lo` overflows when the range spans most of f64, `hi/2 - lo/2` cannot.
+    let span = if hi > lo { hi / 2.0 - lo / 2.0 } else { 1.0 };
+    let scale = move |v: f64| {
+        let t = match v {
+            f64::INFINITY => 1.0,
+            v if v.is_finite() => (v / 2.0 - lo / 2.0) / span,
+            _ => 0.0,
+        };
+        colorous::INFERNO.eval_continuous(t).as_array()
     };
-    stage_png(path, arg, &image)
+    stage_png(
+        path,
+        arg,
+        grid.dim(),
+        png::ColorType::Rgb,
+        grid.rows().into_iter().map(|row| {
+            move |pixels: &mut [u8]| {
+                for (rgb, &v) in pixels.chunks_exact_mut(3).zip(row) {
+                    rgb.copy_from_slice(&scale(v));
+                }
+            }
+        }),
+    )
 }
 
 /// Stages an 8-bit RGB picture (`width * height * 3` bytes, row-major), such as a rendered plot.
@@ -96,16 +103,39 @@ pub fn stage_rgb(
     (width, height): (usize, usize),
     data: Vec<u8>,
 ) -> Result<Staged> {
-    let image = Image {
-        width,
-        height,
-        color: png::ColorType::Rgb,
-        data,
-    };
-    stage_png(path, arg, &image)
+    let row_len = width * 3;
+    if data.len() != row_len * height {
+        return Err(Error::Png {
+            arg,
+            path: path.to_path_buf(),
+            message: format!(
+                "{} bytes of RGB data for a {width}x{height} picture, expected {}",
+                data.len(),
+                row_len * height
+            ),
+        });
+    }
+    stage_png(
+        path,
+        arg,
+        (height, width),
+        png::ColorType::Rgb,
+        data.chunks_exact(row_len.max(1))
+            .map(|source| move |pixels: &mut [u8]| pixels.copy_from_slice(source)),
+    )
 }
 
-fn stage_png(path: &Path, arg: &'static str, image: &Image) -> Result<Staged> {
+/// Stages a `height x width` picture whose rows, top first, are drawn by `rows` into a
+/// buffer of one row of 8-bit pixels. The picture is encoded row by row: no buffer holds it
+/// whole, so a picture as big as its counts costs one row of memory more, not three bytes a
+/// pixel.
+fn stage_png<F: FnOnce(&mut [u8])>(
+    path: &Path,
+    arg: &'static str,
+    (height, width): (usize, usize),
+    color: png::ColorType,
+    rows: impl Iterator<Item = F>,
+) -> Result<Staged> {
     let png_error = |message: String| Error::Png {
         arg,
         path: path.to_path_buf(),
@@ -117,14 +147,47 @@ fn stage_png(path: &Path, arg: &'static str, image: &Image) -> Result<Staged> {
             .filter(|&n| n <= i32::MAX as u32)
             .ok_or_else(|| png_error(format!("{n} pixels is wider or taller than PNG allows")))
     };
-    let (width, height) = (dim(image.width)?, dim(image.height)?);
+    let (png_width, png_height) = (dim(width)?, dim(height)?);
+    let channels = match color {
+        png::ColorType::Grayscale => 1,
+        _ => 3,
+    };
+    let row_len = width * channels;
+    let too_big = || {
+        png_error(format!(
+            "a row of {width} pixels needs {} bytes, more than can be allocated here",
+            row_len * 4
+        ))
+    };
+    // The encoder keeps three rows of its own (previous, current, filtered), allocated with
+    // `vec!`, which aborts when memory is short. Ask for them first, with this one row, so
+    // that a picture too wide for this machine is an error instead.
+    Vec::<u8>::new()
+        .try_reserve_exact(row_len.checked_mul(4).ok_or_else(too_big)?)
+        .map_err(|_| too_big())?;
+    let mut row = Vec::new();
+    row.try_reserve_exact(row_len).map_err(|_| too_big())?;
+    row.resize(row_len, 0u8);
+    let encoding = |e: png::EncodingError| png_error(e.to_string());
     atomic::stage(path, arg, |out: &mut dyn Write| {
-        let mut encoder = png::Encoder::new(out, width, height);
-        encoder.set_color(image.color);
+        let mut encoder = png::Encoder::new(out, png_width, png_height);
+        encoder.set_color(color);
         encoder.set_depth(png::BitDepth::Eight);
-        encoder
-            .write_header()
-            .and_then(|mut w| w.write_image_data(&image.data))
-            .map_err(|e| png_error(e.to_string()))
+        let mut writer = encoder.write_header().map_err(encoding)?;
+        let mut stream = writer
+            .stream_writer_with_size(STREAM_CHUNK)
+            .map_err(encoding)?;
+        for draw in rows {
+            draw(&mut row);
+            stream
+                .write_all(&row)
+                .map_err(|e| png_error(e.to_string()))?;
+        }
+        stream.finish().map_err(encoding)?;
+        writer.finish().map_err(encoding)
     })
 }
+
+/// The size of the PNG's data chunks (IDAT): large enough that their 12 bytes of framing
+/// do not matter.
+const STREAM_CHUNK: usize = 1 << 20;

@@ -2,7 +2,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, number};
 use crate::problem::{check_finite, try_zeros};
 
 /// The rectangle of the complex plane that is sampled: real axis `x1..x2`, imaginary `y1..y2`.
@@ -76,7 +76,7 @@ impl JuliaParams {
             });
         }
         let Region { x1, x2, y1, y2 } = region;
-        let region_text = format!("{x1},{x2},{y1},{y2}");
+        let region_text = [x1, x2, y1, y2].map(number).join(",");
         for v in [x1, x2, y1, y2] {
             check_finite("region", v, &region_text, "four finite numbers X1,X2,Y1,Y2")?;
         }
@@ -87,7 +87,7 @@ impl JuliaParams {
                 "X1,X2,Y1,Y2 with X1 < X2 and Y1 < Y2",
             ));
         }
-        let c_text = format!("{},{}", c.0, c.1);
+        let c_text = [c.0, c.1].map(number).join(",");
         check_finite("c", c.0, &c_text, "two finite numbers RE,IM")?;
         check_finite("c", c.1, &c_text, "two finite numbers RE,IM")?;
 

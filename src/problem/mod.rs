@@ -7,7 +7,7 @@ pub mod stress;
 
 use ndarray::Array2;
 
-use crate::error::{Error, Result};
+use crate::error::{Echo, Error, Result};
 
 pub use diffusion::DiffusionParams;
 pub use julia::{JuliaParams, Region};
@@ -32,7 +32,7 @@ impl Kernel {
 }
 
 /// Refuses NaN and infinities for parameter `name` (`text` is the value as the user gave it).
-fn check_finite(name: &'static str, v: f64, text: impl ToString, accepted: &str) -> Result<()> {
+fn check_finite(name: &'static str, v: f64, text: impl Echo, accepted: &str) -> Result<()> {
     if v.is_finite() {
         Ok(())
     } else {

@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 use crate::harness::Results;
+use crate::io::interrupt;
 
 /// File names in the reports folder.
 pub const MARKDOWN: &str = "compare.md";
@@ -48,6 +49,8 @@ pub fn json(results: &Results) -> String {
 /// (its nearest existing ancestor a writable folder), or a folder of earlier reports.
 /// `what` names the folder in errors (the caller's argument).
 pub fn check_folder(dir: &Path, what: &'static str) -> Result<()> {
+    // A file where the folder or one of its parents should be.
+    crate::io::atomic::check_folder(dir, what)?;
     let refuse = |message: String| Error::Io {
         arg: what,
         path: dir.to_path_buf(),
@@ -123,10 +126,17 @@ pub fn write_all(results: &Results, dir: &Path, what: &'static str) -> Result<()
     let name = dir
         .file_name()
         .map_or("reports".into(), |n| n.to_string_lossy().into_owned());
-    let staging = tempfile::Builder::new()
-        .prefix(&format!(".{name}.compare-"))
-        .tempdir_in(&parent)
-        .map_err(io(&parent))?;
+    // Listed for the signal handler (when the binary installed it): an interrupted run
+    // removes its staged reports.
+    let (staging, listed) = interrupt::ListedFolder::make(
+        || {
+            tempfile::Builder::new()
+                .prefix(&format!(".{name}.compare-"))
+                .tempdir_in(&parent)
+        },
+        |t| t.path().to_path_buf(),
+    )
+    .map_err(io(&parent))?;
     // `tempdir` makes a private (0700) folder; reports are for everyone, like any folder.
     #[cfg(unix)]
     {
@@ -158,7 +168,13 @@ pub fn write_all(results: &Results, dir: &Path, what: &'static str) -> Result<()
         out.write_all(bytes).map_err(io(&path))?;
         out.sync_all().map_err(io(&path))?;
     }
-    publish(staging, dir).map_err(io(dir))
+    // Under the registry's lock, so a signal waits for the exchange to finish.
+    let published = {
+        let _lock = interrupt::pending();
+        publish(staging, dir)
+    };
+    drop(listed);
+    published.map_err(io(dir))
 }
 
 /// Puts the staged folder in `dir`'s place in one step.

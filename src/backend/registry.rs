@@ -218,6 +218,30 @@ pub const KNOWN: &[BackendInfo] = &[
             crate::gpu::Gpu::<f32>::new()?
         ))),
     },
+    BackendInfo {
+        name: "mpi:simd",
+        feature: Some("mpi"),
+        strategy: "MPI ranks, each a slab of rows with deep halos, SIMD rows on one thread per rank",
+        book_analogue: "beyond the book: clusters (chapter 10) for stencils",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "mpi", || Ok(Box::new(crate::mpi::Mpi::new(
+            "mpi:simd",
+            crate::mpi::slab::Threads::One
+        )?))),
+    },
+    BackendInfo {
+        name: "mpi:simd-wavefront",
+        feature: Some("mpi"),
+        strategy: "MPI ranks, each a slab of rows with deep halos, simd-wavefront per rank",
+        book_analogue: "beyond the book: clusters (chapter 10) with threads on each node",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+        constructor: built_with!(feature = "mpi", || Ok(Box::new(crate::mpi::Mpi::new(
+            "mpi:simd-wavefront",
+            crate::mpi::slab::Threads::Pool
+        )?))),
+    },
 ];
 
 /// The description of backend `name`, if Lancehead knows it.

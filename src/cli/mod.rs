@@ -1,6 +1,8 @@
 //! The `lancehead` command line (SPEC §4).
 
 mod compare;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod parse;
 
 use std::path::PathBuf;
@@ -41,6 +43,10 @@ enum Command {
     /// Measure every backend side by side against this machine's limits: agreement with
     /// scalar, speed, instruction counts, allocations; writes Markdown, CSV, JSON and plots.
     Compare(compare::CompareArgs),
+    /// Strong and weak scaling of an MPI backend against its inner backend alone (run it
+    /// under `mpirun -np N`).
+    #[cfg(feature = "mpi")]
+    Scaling(mpi::ScalingArgs),
     /// One counted kernel call: the child process of `compare`'s instruction counts.
     #[command(name = counters::CHILD_COMMAND, hide = true)]
     CountedKernel(compare::ChildArgs),
@@ -161,6 +167,12 @@ pub fn run() -> Result<(), Failure> {
     };
     match cli.command {
         Command::Backends { json } => backends(json),
+        #[cfg(feature = "mpi")]
+        Command::Julia(args) if mpi::wanted(&args.backend) => mpi::julia(args)?,
+        #[cfg(feature = "mpi")]
+        Command::Diffusion(args) if mpi::wanted(&args.backend) => mpi::diffusion(args)?,
+        #[cfg(feature = "mpi")]
+        Command::Scaling(args) => mpi::scaling(args)?,
         Command::Julia(args) => run_julia(args)?,
         Command::Diffusion(args) => run_diffusion(args)?,
         Command::Compare(args) => compare::run(args)?,

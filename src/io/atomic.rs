@@ -29,6 +29,28 @@ pub fn stage(
         path: path.to_path_buf(),
         source,
     };
+    let temp = temp_beside(path, arg)?;
+    let mut out = BufWriter::new(temp.as_file());
+    write(&mut out)?;
+    out.flush().map_err(io)?;
+    drop(out);
+    temp.as_file().sync_all().map_err(io)?;
+    Ok(Staged {
+        temp,
+        path: path.to_path_buf(),
+        arg,
+    })
+}
+
+/// An empty temporary file in `path`'s directory, named after it (`.NAME.XXXX.tmp`), deleted
+/// when dropped unless persisted onto `path`. (The MPI backends' ranks write into one
+/// together.)
+pub(crate) fn temp_beside(path: &Path, arg: &'static str) -> Result<NamedTempFile> {
+    let io = |source| Error::Io {
+        arg,
+        path: path.to_path_buf(),
+        source,
+    };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -46,17 +68,7 @@ pub fn stage(
     // like any other output, 0666 less the umask.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666));
-    let temp = builder.tempfile_in(dir).map_err(io)?;
-    let mut out = BufWriter::new(temp.as_file());
-    write(&mut out)?;
-    out.flush().map_err(io)?;
-    drop(out);
-    temp.as_file().sync_all().map_err(io)?;
-    Ok(Staged {
-        temp,
-        path: path.to_path_buf(),
-        arg,
-    })
+    builder.tempfile_in(dir).map_err(io)
 }
 
 impl Staged {

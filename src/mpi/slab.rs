@@ -160,7 +160,7 @@ impl Slab {
         let start = Instant::now();
         let mut computing = Duration::ZERO;
         // Rows d..n-d of the slab need no halo: computed while the halos travel.
-        let interior = (n > 2 * depth).then_some(depth..n - depth);
+        let interior = (n > 2 * depth).then(|| depth..n - depth);
         {
             let dst = &mut self.dst;
             let computing = &mut computing;

@@ -148,7 +148,12 @@ pub(crate) fn advance_local<K: RowKernels>(
     local: &[f64],
     out: &mut [f64],
 ) {
-    assert!(cols >= 1 && depth >= 1 && out.len() % cols == 0 && local.len() % cols == 0);
+    assert!(
+        cols >= 1
+            && depth >= 1
+            && out.len().is_multiple_of(cols)
+            && local.len().is_multiple_of(cols)
+    );
     assert_eq!(
         local.len(),
         out.len() + 2 * depth * cols,

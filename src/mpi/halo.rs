@@ -105,6 +105,10 @@ fn incoming(slabs: Slabs, receiver: usize, halo: usize, depth: usize) -> Vec<Tra
     runs
 }
 
+/// What runs while halo rows travel: given the slab's rows and a function that lets the
+/// transport move them along.
+pub type During<'a> = dyn FnMut(&[f64], &mut dyn FnMut()) + 'a;
+
 /// Moves halo rows into place while the caller computes what needs none.
 pub trait Halos {
     /// Carries out `plan` on `buffer` (a local buffer: `halo` ghost rows, `rows` slab rows,
@@ -117,7 +121,7 @@ pub trait Halos {
         buffer: &mut [f64],
         halo: usize,
         rows: usize,
-        during: &mut dyn FnMut(&[f64], &mut dyn FnMut()),
+        during: &mut During<'_>,
     );
 }
 
@@ -132,7 +136,7 @@ impl Halos for Loopback {
         buffer: &mut [f64],
         halo: usize,
         rows: usize,
-        during: &mut dyn FnMut(&[f64], &mut dyn FnMut()),
+        during: &mut During<'_>,
     ) {
         assert!(
             plan.send.is_empty() && plan.receive.is_empty(),
@@ -164,7 +168,7 @@ impl Halos for MpiHalos<'_> {
         buffer: &mut [f64],
         halo: usize,
         rows: usize,
-        during: &mut dyn FnMut(&[f64], &mut dyn FnMut()),
+        during: &mut During<'_>,
     ) {
         copy_own(plan, cols, buffer);
         let comm = &self.world.comm;
@@ -268,7 +272,7 @@ mod tests {
                 buffers[r][t.to..t.to + rows.len()].copy_from_slice(&rows);
             }
         }
-        for r in 0..slabs.ranks {
+        for (r, buffer) in buffers.iter().enumerate() {
             let range = slabs.range(r);
             if range.is_empty() {
                 continue;
@@ -278,12 +282,8 @@ mod tests {
                 let above = (range.start as isize - depth as isize + j as isize).rem_euclid(n);
                 let below = ((range.end + j) as isize).rem_euclid(n);
                 let ctx = format!("{slabs:?} rank {r} halo {halo} depth {depth} row {j}");
-                assert_eq!(buffers[r][halo - depth + j], above as f64, "{ctx} above");
-                assert_eq!(
-                    buffers[r][halo + range.len() + j],
-                    below as f64,
-                    "{ctx} below"
-                );
+                assert_eq!(buffer[halo - depth + j], above as f64, "{ctx} above");
+                assert_eq!(buffer[halo + range.len() + j], below as f64, "{ctx} below");
             }
         }
         let sends: usize = plans.iter().map(|p| p.send.len()).sum();

@@ -145,9 +145,9 @@ impl DiffusionKernel for Mpi {
         let (rows, cols) = params.shape();
         let halo = slab::halo_depth(params, None)?;
         let mut kept = self.slab.lock().unwrap_or_else(|p| p.into_inner());
-        if !kept
+        if kept
             .as_ref()
-            .is_some_and(|s| (s.rows, s.cols, s.halo) == (rows, cols, halo))
+            .is_none_or(|s| (s.rows, s.cols, s.halo) != (rows, cols, halo))
         {
             *kept = None;
             *kept = Some(Slab::new(rows, cols, halo)?);

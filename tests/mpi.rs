@@ -34,6 +34,9 @@ fn mpirun(ranks: usize, args: &[&str]) -> Output {
         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
         // Containers without ptrace: no cross-memory attach between ranks.
         .env("OMPI_MCA_btl_vader_single_copy_mechanism", "none")
+        // PMIx's shared-memory store (gds/ds21) fails now and then with OUT-OF-RESOURCE when
+        // jobs start in quick succession (Open MPI 4.1.4, PMIx 3); its hash store does not.
+        .env("PMIX_MCA_gds", "hash")
         // One rank per core is MPI's habit; here ranks share two cores, so keep rayon small.
         .env("RAYON_NUM_THREADS", "2")
         .timeout(TIMEOUT)

@@ -30,7 +30,13 @@ pub fn wanted(backend: &str) -> bool {
 /// binary to print; the other ranks exit with its code without a word.
 fn on_world(body: impl FnOnce(&World) -> Result<(), Error>) -> Result<(), Failure> {
     let (result, root) = match mpi::world() {
-        Ok(world) => (body(&world), world.is_root()),
+        Ok(world) => {
+            let result = body(&world);
+            // Every rank done with the run before any finalises (every path out of `body`
+            // is reached by all ranks alike: errors are agreed on).
+            world.barrier();
+            (result, world.is_root())
+        }
         Err(e) => (Err(e), true),
     };
     mpi::finalize();

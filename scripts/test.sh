@@ -18,6 +18,12 @@ fi
 command -v spirv-val >/dev/null || need_packages+=(spirv-tools)
 # valgrind: `lancehead compare --counters callgrind` and its test.
 command -v valgrind >/dev/null || need_packages+=(valgrind)
+# The `mpi` backends (feature `mpi`): Open MPI to build against (bindgen needs libclang) and
+# `mpirun` for tests/mpi.rs.
+if ! command -v mpirun >/dev/null || ! [ -e /usr/lib/x86_64-linux-gnu/libmpi.so ] ||
+    ! ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1; then
+    need_packages+=(libopenmpi-dev openmpi-bin libclang-dev)
+fi
 if [ ${#need_packages[@]} -gt 0 ]; then
     if [ "$(id -u)" -eq 0 ]; then
         apt-get update -qq && apt-get install -y -qq "${need_packages[@]}"
@@ -28,6 +34,10 @@ if [ ${#need_packages[@]} -gt 0 ]; then
 fi
 
 cargo fmt --all -- --check
+# tests/mpi.rs runs `mpirun` as root here (CI), oversubscribing two cores, in containers that
+# may forbid ptrace (no cross-memory attach between ranks).
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # Every backend and extra.
 # LANCEHEAD_REQUIRE_GPU=1: a GPU test that finds no adapter fails instead of being skipped.
 LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features

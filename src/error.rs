@@ -161,6 +161,16 @@ pub enum Error {
         other_path: PathBuf,
     },
 
+    // ---- distributed runs (MPI) -------------------------------------------------------
+    /// A failure on another rank of an MPI run, passed to every rank so that all of them stop
+    /// with the same one-line message.
+    #[error("rank {rank} of {ranks}: {message}")]
+    OnRank {
+        rank: usize,
+        ranks: usize,
+        message: String,
+    },
+
     // ---- measurement (`lancehead compare`) ---------------------------------------------
     /// Results that differ from `scalar` beyond their backend's agreement class.
     #[error("{count} result(s) disagree with scalar beyond their agreement class; first: {first}")]

@@ -26,6 +26,8 @@ pub mod gpu;
 #[cfg(feature = "harness")]
 pub mod harness;
 pub mod io;
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod problem;
 #[cfg(feature = "harness")]
 pub mod report;

@@ -1,6 +1,8 @@
 //! The `lancehead` command line (SPEC §4).
 
 mod compare;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod output;
 mod overflow;
 mod parse;
@@ -47,6 +49,10 @@ enum Command {
     /// Measure every backend side by side against this machine's limits: agreement with
     /// scalar, speed, instruction counts, allocations; writes Markdown, CSV, JSON and plots.
     Compare(compare::CompareArgs),
+    /// Strong and weak scaling of an MPI backend against its inner backend alone (run it
+    /// under `mpirun -np N`).
+    #[cfg(feature = "mpi")]
+    Scaling(mpi::ScalingArgs),
     /// One counted kernel call: the child process of `compare`'s instruction counts.
     #[command(name = counters::CHILD_COMMAND, hide = true)]
     CountedKernel(compare::ChildArgs),
@@ -171,10 +177,27 @@ pub fn run() -> Result<(), Failure> {
             let _ = e.print();
             return Ok(());
         }
-        Err(e) => return Err(Failure::usage(usage_error(&e))),
+        Err(e) => {
+            // Under an MPI launcher every rank parses the same command line and finds the same
+            // mistake: one of them says it.
+            #[cfg(feature = "mpi")]
+            if lancehead::mpi::launcher_rank().is_some_and(|rank| rank != 0) {
+                return Err(Failure {
+                    message: None,
+                    code: 2,
+                });
+            }
+            return Err(Failure::usage(usage_error(&e)));
+        }
     };
     match cli.command {
         Command::Backends { json } => backends(json),
+        #[cfg(feature = "mpi")]
+        Command::Julia(args) if mpi::wanted(&args.backend) => mpi::julia(args),
+        #[cfg(feature = "mpi")]
+        Command::Diffusion(args) if mpi::wanted(&args.backend) => mpi::diffusion(args),
+        #[cfg(feature = "mpi")]
+        Command::Scaling(args) => mpi::scaling(args),
         Command::Julia(args) => run_julia(args),
         Command::Diffusion(args) => run_diffusion(args),
         Command::Compare(args) => compare::run(args),
@@ -390,15 +413,15 @@ fn run_julia(a: JuliaArgs) -> Result<(), Failure> {
     }
 }
 
-fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
-    let requested = a.shape.or(a.size.map(|n| (n, n)));
-    let (init, shape) = if a.init == "book" {
-        (None, requested.unwrap_or((1024, 1024)))
-    } else {
-        let grid = npy::read_grid(a.init.as_ref(), "--init")?;
-        if let Some(want) = requested.filter(|&s| s != grid.dim()) {
-            return Err(Error::invalid(
-                if a.shape.is_some() {
+impl DiffusionArgs {
+    /// The grid's shape: `--shape` or `--size` (default 1024 x 1024), or the `--init` file's
+    /// shape `file`, which a `--shape` or `--size` given as well must match.
+    fn grid_shape(&self, file: Option<(usize, usize)>) -> Result<(usize, usize), Error> {
+        let requested = self.shape.or(self.size.map(|n| (n, n)));
+        match (file, requested) {
+            (None, requested) => Ok(requested.unwrap_or((1024, 1024))),
+            (Some(file), Some(want)) if want != file => Err(Error::invalid(
+                if self.shape.is_some() {
                     "--shape"
                 } else {
                     "--size"
@@ -406,14 +429,21 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
                 format!("{}x{}", want.0, want.1),
                 format!(
                     "the shape of the --init file, {}x{} (or leave it out)",
-                    grid.nrows(),
-                    grid.ncols()
+                    file.0, file.1
                 ),
-            )
-            .into());
+            )),
+            (Some(file), _) => Ok(file),
         }
-        let dim = grid.dim();
-        (Some(grid), dim)
+    }
+}
+
+fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
+    let (init, shape) = if a.init == "book" {
+        (None, a.grid_shape(None)?)
+    } else {
+        let grid = npy::read_grid(a.init.as_ref(), "--init")?;
+        let shape = a.grid_shape(Some(grid.dim()))?;
+        (Some(grid), shape)
     };
     let params = DiffusionParams::new(shape.0, shape.1, a.dt, a.d)?;
     let backend = registry::create(&a.backend)?;

@@ -368,10 +368,17 @@ fn select_backends(
             }
         }
         None => {
-            for probe in registry::probe_all() {
-                match probe.backend {
+            for info in registry::compiled() {
+                if let Some(reason) = registry::outside_default_comparison(info) {
+                    unavailable.push((info.name.to_string(), reason.to_string()));
+                    continue;
+                }
+                match registry::create(info.name) {
                     Ok(b) => chosen.push(b),
-                    Err(reason) => unavailable.push((probe.info.name.to_string(), reason)),
+                    Err(Error::Unavailable { reason, .. }) => {
+                        unavailable.push((info.name.to_string(), reason))
+                    }
+                    Err(other) => unavailable.push((info.name.to_string(), other.to_string())),
                 }
             }
         }

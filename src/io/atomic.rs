@@ -215,6 +215,24 @@ pub fn stage(
     arg: &'static str,
     write: impl FnOnce(&mut dyn Write) -> Result<()>,
 ) -> Result<Staged> {
+    let staged = stage_empty(path, arg)?;
+    let io = |source| Error::Io {
+        arg,
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = BufWriter::new(staged.temp.file());
+    write(&mut out)?;
+    out.flush().map_err(io)?;
+    drop(out);
+    staged.temp.file().sync_all().map_err(io)?;
+    Ok(staged)
+}
+
+/// An empty temporary file beside `path`'s destination (checked as for [`stage`]), for a
+/// writer that fills it in its own way — the MPI backends' ranks write their rows into one
+/// file together — before [`Staged::commit`] renames it into place.
+pub(crate) fn stage_empty(path: &Path, arg: &'static str) -> Result<Staged> {
     let io = |source| Error::Io {
         arg,
         path: path.to_path_buf(),
@@ -241,11 +259,6 @@ pub fn stage(
             .set_permissions(fs::Permissions::from_mode(bits))
             .map_err(io)?;
     }
-    let mut out = BufWriter::new(temp.file());
-    write(&mut out)?;
-    out.flush().map_err(io)?;
-    drop(out);
-    temp.file().sync_all().map_err(io)?;
     Ok(Staged {
         temp,
         destination,
@@ -255,6 +268,16 @@ pub fn stage(
 }
 
 impl Staged {
+    /// The temporary file, open for writing.
+    pub(crate) fn file(&self) -> &fs::File {
+        self.temp.file()
+    }
+
+    /// Where the temporary file is (other processes may open it by this name).
+    pub(crate) fn temp_path(&self) -> &Path {
+        self.temp.path()
+    }
+
     /// Renames the temporary file onto its destination.
     pub fn commit(self) -> Result<()> {
         self.commit_with(&mut interrupt::pending())
@@ -350,6 +373,13 @@ impl Temporary {
             .as_ref()
             .expect("present until persisted or discarded")
             .as_file()
+    }
+
+    fn path(&self) -> &Path {
+        self.file
+            .as_ref()
+            .expect("present until persisted or discarded")
+            .path()
     }
 
     /// Renames the file onto `destination` and unlists it (`pending` is the locked registry).

@@ -1,7 +1,7 @@
 //! The 2D diffusion (heat equation) problem of the book's chapter 6 (SPEC §1): explicit Euler,
 //! dx = 1, periodic boundaries.
 
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, s};
 
 use crate::error::{Error, Result};
 use crate::problem::{check_finite, try_zeros};
@@ -90,10 +90,19 @@ impl DiffusionParams {
     /// x cols `floor(0.4*cols)..floor(0.5*cols)`.
     pub fn book_initial(&self) -> Result<Array2<f64>> {
         let mut u = self.new_grid()?;
+        self.book_initial_rows(0, u.view_mut());
+        Ok(u)
+    }
+
+    /// Rows `first..first + slab.nrows()` of [`book_initial`](Self::book_initial), written
+    /// into `slab` (a rank's slab of a distributed grid, generated where it lives).
+    pub fn book_initial_rows(&self, first: usize, mut slab: ArrayViewMut2<'_, f64>) {
         let band = |n: usize| (n as f64 * 0.4) as usize..(n as f64 * 0.5) as usize;
         let (r, c) = (band(self.rows), band(self.cols));
-        u.slice_mut(s![r, c]).fill(0.005);
-        Ok(u)
+        slab.fill(0.0);
+        let end = first + slab.nrows();
+        let (lo, hi) = (r.start.clamp(first, end), r.end.clamp(first, end));
+        slab.slice_mut(s![lo - first..hi - first, c]).fill(0.005);
     }
 }
 
@@ -128,13 +137,14 @@ pub fn checksum(grid: ArrayView2<'_, f64>) -> f64 {
 }
 
 /// numpy's `pairwise_sum` (numpy/core/src/umath/loops_utils.h.src): eight accumulators below
-/// 128 elements, halves rounded to a multiple of 8 above.
-fn pairwise(a: &[f64]) -> f64 {
-    const BLOCK: usize = 128;
+/// 128 elements, halves rounded to a multiple of 8 above. The sum of a sub-slice is the sum
+/// of that node of the whole array's tree whenever the sub-slice is a node ([`pairwise_split`]),
+/// which is how the MPI backends sum a grid spread over ranks to the same bits.
+pub(crate) fn pairwise(a: &[f64]) -> f64 {
     let n = a.len();
     if n < 8 {
         a.iter().fold(0.0, |s, &x| s + x)
-    } else if n <= BLOCK {
+    } else if pairwise_split(n).is_none() {
         let mut r = [0.0f64; 8];
         r.copy_from_slice(&a[..8]);
         let whole = n - n % 8;
@@ -149,10 +159,19 @@ fn pairwise(a: &[f64]) -> f64 {
         }
         res
     } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
+        let n2 = pairwise_split(n).expect("more than one block");
         pairwise(&a[..n2]) + pairwise(&a[n2..])
     }
+}
+
+/// Where [`pairwise`] splits `n` elements into two halves, or `None` when it sums them as one
+/// block (128 elements or fewer).
+pub(crate) fn pairwise_split(n: usize) -> Option<usize> {
+    const BLOCK: usize = 128;
+    (n > BLOCK).then(|| {
+        let n2 = n / 2;
+        n2 - n2 % 8
+    })
 }
 
 #[cfg(test)]

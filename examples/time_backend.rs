@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut run = workload.prepare()?;
     let mut seconds = Vec::new();
     for _ in 0..repeat {
-        run.reset();
+        run.reset()?;
         let start = Instant::now();
         run.call(&*backend)?;
         seconds.push(start.elapsed().as_secs_f64());

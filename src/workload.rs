@@ -165,6 +165,42 @@ impl Workload {
         }
     }
 
+    /// The validated diffusion parameters.
+    pub fn diffusion_params(&self) -> Result<Option<DiffusionParams>> {
+        match *self {
+            Workload::Diffusion {
+                rows, cols, dt, d, ..
+            } => DiffusionParams::new(rows, cols, dt, d).map(Some),
+            Workload::Julia { .. } => Ok(None),
+        }
+    }
+
+    /// The initial grid of a diffusion workload, made or read afresh (the book's hot square,
+    /// or the `.npy` file, whose shape must be the workload's).
+    pub fn initial_grid(&self) -> Result<Option<Array2<f64>>> {
+        let Some(params) = self.diffusion_params()? else {
+            return Ok(None);
+        };
+        let Workload::Diffusion { init, .. } = self else {
+            unreachable!("diffusion parameters come from a diffusion workload")
+        };
+        let grid = match init {
+            Init::Book => params.book_initial()?,
+            Init::File(path) => {
+                let grid = crate::io::npy::read_grid(path, "initial grid")?;
+                if grid.dim() != params.shape() {
+                    return Err(Error::ShapeMismatch {
+                        what: "initial grid",
+                        found: grid.dim(),
+                        expected: params.shape(),
+                    });
+                }
+                grid
+            }
+        };
+        Ok(Some(grid))
+    }
+
     /// Allocates the buffers of one call (fallibly) and fills in the input.
     pub fn prepare(&self) -> Result<Prepared> {
         let state = match self {
@@ -173,30 +209,19 @@ impl Workload {
                 let counts = params.new_counts()?;
                 State::Julia { params, counts }
             }
-            &Workload::Diffusion {
-                rows,
-                cols,
-                steps,
-                dt,
-                d,
-                ref init,
-            } => {
-                let params = DiffusionParams::new(rows, cols, dt, d)?;
-                let init = match init {
-                    Init::Book => params.book_initial()?,
-                    Init::File(path) => {
-                        let grid = crate::io::npy::read_grid(path, "initial grid")?;
-                        if grid.dim() != params.shape() {
-                            return Err(Error::ShapeMismatch {
-                                what: "initial grid",
-                                found: grid.dim(),
-                                expected: params.shape(),
-                            });
-                        }
-                        grid
-                    }
-                };
-                Prepared::diffusion_state(params, init, steps)?
+            &Workload::Diffusion { steps, .. } => {
+                let params = self.diffusion_params()?.expect("a diffusion workload");
+                let init = self.initial_grid()?.expect("a diffusion workload");
+                let mut grid = params.new_grid()?;
+                grid.assign(&init);
+                State::Diffusion {
+                    params,
+                    init: Some(init),
+                    grid,
+                    scratch: params.new_grid()?,
+                    steps,
+                    dirty: false,
+                }
             }
         };
         Ok(Prepared {
@@ -249,7 +274,9 @@ enum State {
     },
     Diffusion {
         params: DiffusionParams,
-        init: Array2<f64>,
+        /// A copy of the initial grid for [`Prepared::reset`], or `None` when the caller
+        /// wanted no copy kept (a reset then makes or reads it again).
+        init: Option<Array2<f64>>,
         grid: Array2<f64>,
         scratch: Array2<f64>,
         steps: u32,
@@ -293,32 +320,33 @@ impl fmt::Display for Checksum {
 }
 
 impl Prepared {
-    /// A diffusion run of `steps` steps of `params` from the grid `init` (the CLI's
-    /// `--init` file, already read).
-    pub fn diffusion_from(params: DiffusionParams, init: Array2<f64>, steps: u32) -> Result<Self> {
-        if init.dim() != params.shape() {
+    /// One diffusion run of `steps` steps of `params` from `grid`, the initial grid the caller
+    /// already made or read (`init` says where it came from). No copy of it is kept: a
+    /// [`reset`](Self::reset) makes or reads it again. For a single call on a large grid (the
+    /// `diffusion` subcommand), where a third grid in memory would cost more than a re-read.
+    pub fn diffusion_from(
+        params: DiffusionParams,
+        grid: Array2<f64>,
+        steps: u32,
+        init: Init,
+    ) -> Result<Self> {
+        if grid.dim() != params.shape() {
             return Err(Error::ShapeMismatch {
                 what: "initial grid",
-                found: init.dim(),
+                found: grid.dim(),
                 expected: params.shape(),
             });
         }
         Ok(Prepared {
-            workload: Workload::diffusion(&params, steps, Init::Book),
-            state: Prepared::diffusion_state(params, init, steps)?,
-        })
-    }
-
-    fn diffusion_state(params: DiffusionParams, init: Array2<f64>, steps: u32) -> Result<State> {
-        let mut grid = params.new_grid()?;
-        grid.assign(&init);
-        Ok(State::Diffusion {
-            params,
-            init,
-            grid,
-            scratch: params.new_grid()?,
-            steps,
-            dirty: false,
+            workload: Workload::diffusion(&params, steps, init),
+            state: State::Diffusion {
+                params,
+                init: None,
+                grid,
+                scratch: params.new_grid()?,
+                steps,
+                dirty: false,
+            },
         })
     }
 
@@ -327,16 +355,26 @@ impl Prepared {
     }
 
     /// Puts the input back (diffusion: the initial grid) after a call, untimed, so every
-    /// call does the same work on the same values.
-    pub fn reset(&mut self) {
+    /// call does the same work on the same values. Fails only where no copy was kept and the
+    /// initial grid cannot be made or read again.
+    pub fn reset(&mut self) -> Result<()> {
         if let State::Diffusion {
             init, grid, dirty, ..
         } = &mut self.state
             && *dirty
         {
-            grid.assign(init);
+            match init {
+                Some(init) => grid.assign(init),
+                None => {
+                    *grid = self
+                        .workload
+                        .initial_grid()?
+                        .expect("a diffusion workload")
+                }
+            }
             *dirty = false;
         }
+        Ok(())
     }
 
     /// The kernel call alone, on `backend`: what is timed and counted. Call
@@ -427,7 +465,7 @@ mod tests {
         let mut run = w.prepare().unwrap();
         run.call(&*scalar).unwrap();
         let first = run.output().checksum();
-        run.reset();
+        run.reset().unwrap();
         run.call(&*scalar).unwrap();
         assert_eq!(run.output().checksum(), first, "reset restores the input");
         assert_eq!(run.updates(), 16 * 24 * 3);

@@ -2,20 +2,25 @@
 //!
 //! Each backend lives in its own module; [`registry`] knows which ones this build contains.
 
+//! Modules are named after the backends they hold: `ndarray` (`ndarray-alloc`, `ndarray`),
+//! `rayon` (`rayon`, `simd-rayon`), `simd_wavefront`; `c`, `fortran`, `gpu` and `mpi` sit
+//! beside this module, as the FFI and device code they need is larger than a backend.
+
+#[cfg(feature = "ndarray")]
+pub mod ndarray;
 #[cfg(feature = "rayon")]
-pub mod parallel;
+pub mod rayon;
 pub mod registry;
 pub mod rows;
 pub mod scalar;
 #[cfg(feature = "simd")]
 pub mod simd;
-pub mod threads;
 #[cfg(feature = "rayon")]
-pub mod wavefront;
-#[cfg(feature = "ndarray")]
-pub mod whole_array;
+pub mod simd_wavefront;
+pub mod threads;
 
-use ndarray::ArrayViewMut2;
+// `::ndarray`: the crate, not this module's child of the same name.
+use ::ndarray::ArrayViewMut2;
 
 use crate::error::{Error, Result};
 use crate::problem::{DiffusionParams, JuliaParams, Kernel};

@@ -8,11 +8,11 @@
 //! with the reason).
 
 #[cfg(feature = "rayon")]
-use crate::backend::parallel::Parallel;
+use crate::backend::rayon::Parallel;
 #[cfg(all(feature = "simd", feature = "rayon"))]
-use crate::backend::wavefront::Wavefront;
+use crate::backend::simd_wavefront::Wavefront;
 #[cfg(feature = "ndarray")]
-use crate::backend::whole_array;
+use crate::backend::ndarray as ndarray_backends;
 use crate::backend::{Backend, scalar};
 #[cfg(feature = "simd")]
 use crate::backend::{rows::Serial, simd};
@@ -100,7 +100,7 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
         constructor: built_with!(feature = "ndarray", || Ok(Box::new(
-            whole_array::NdarrayAlloc
+            ndarray_backends::NdarrayAlloc
         ))),
     },
     BackendInfo {
@@ -111,7 +111,7 @@ pub const KNOWN: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
         constructor: built_with!(feature = "ndarray", || Ok(Box::new(
-            whole_array::NdarrayInPlace
+            ndarray_backends::NdarrayInPlace
         ))),
     },
     BackendInfo {

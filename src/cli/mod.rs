@@ -19,7 +19,8 @@ use lancehead::harness::counters;
 use lancehead::io::picture::{self, JuliaPalette};
 use lancehead::io::{atomic, npy};
 use lancehead::problem::{diffusion, julia};
-use lancehead::{DiffusionParams, Error, JuliaParams, Kernel, Region, registry};
+use lancehead::workload::{Init, Prepared};
+use lancehead::{DiffusionParams, Error, JuliaParams, Kernel, Region, Workload, registry};
 
 use output::{json_number, say, warn};
 
@@ -365,13 +366,14 @@ fn run_julia(a: JuliaArgs) -> Result<(), Failure> {
     let backend = registry::create(&a.backend)?;
     // Outputs are checked before the kernel runs: a refused path costs no computation.
     atomic::check_outputs(&outputs(&a.out, &a.png))?;
-    let mut counts = params.new_counts()?;
+    let mut run = Workload::from(&params).prepare()?;
 
     let start = Instant::now();
-    backend.julia(&params, counts.view_mut())?;
+    run.call(&*backend)?;
     let seconds = start.elapsed().as_secs_f64();
 
-    let checksum = julia::checksum(counts.view());
+    let checksum = run.updates();
+    let counts = run.into_counts().expect("a Julia workload");
     atomic::commit_all(
         [
             a.out
@@ -448,25 +450,19 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
     let params = DiffusionParams::new(shape.0, shape.1, a.dt, a.d)?;
     let backend = registry::create(&a.backend)?;
     atomic::check_outputs(&outputs(&a.out, &a.png))?;
-    // The initial grid again, for the replay that locates an overflow: re-read or re-made,
-    // so that the normal path keeps no copy of it.
-    let from_file = init.is_some();
-    let initial = || {
-        if from_file {
-            npy::read_grid(a.init.as_ref(), "--init")
-        } else {
-            params.book_initial()
-        }
+    // No copy of the initial grid is kept: the replay that locates an overflow makes or reads
+    // it again (`Workload::initial_grid`).
+    let (grid, source) = match init {
+        Some(grid) => (grid, Init::File(PathBuf::from(&a.init))),
+        None => (params.book_initial()?, Init::Book),
     };
-    let mut grid = match init {
-        Some(grid) => grid,
-        None => params.book_initial()?,
-    };
-    let mut scratch = params.new_grid()?;
+    let mut run = Prepared::diffusion_from(params, grid, a.steps, source)?;
 
     let start = Instant::now();
-    backend.evolve(&params, grid.view_mut(), scratch.view_mut(), a.steps)?;
+    run.call(&*backend)?;
     let seconds = start.elapsed().as_secs_f64();
+    let workload = run.workload().clone();
+    let grid = run.into_grid().expect("a diffusion workload");
 
     let summary = overflow::Summary::of(grid.view());
     atomic::commit_all(
@@ -485,7 +481,9 @@ fn run_diffusion(a: DiffusionArgs) -> Result<(), Failure> {
     // Only a run that ended non-finite pays for finding where it began: a replay from the
     // initial grid, one step at a time (see `overflow`).
     let first_nonfinite_step = if summary.nonfinite_cells > 0 {
-        let step = initial().and_then(|start| {
+        let step = workload.initial_grid().and_then(|start| {
+            let start = start.expect("a diffusion workload");
+            let mut scratch = params.new_grid()?;
             overflow::first_nonfinite_step(start, scratch.view_mut(), a.steps, |g, s| {
                 backend.evolve(&params, g, s, 1)
             })

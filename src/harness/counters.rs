@@ -377,7 +377,7 @@ pub fn child(request: &ChildRequest) -> Result<ChildReport> {
     let mut run = request.workload.prepare()?;
     // Warm-up: thread pools, run-time dispatch and device set-up are not the kernel.
     run.call(&*backend)?;
-    run.reset();
+    run.reset()?;
     let mut counting = |on: bool| match (perf.as_mut(), on) {
         (Some(p), true) => p.enable(),
         (Some(p), false) => p.disable(),

@@ -281,7 +281,7 @@ struct TimedCall {
 
 /// Resets the input (untimed) and times one kernel call, with what it allocated.
 fn timed_call(backend: &dyn Backend, run: &mut Prepared) -> Result<TimedCall> {
-    run.reset();
+    run.reset()?;
     let before = alloc::snapshot();
     let start = Instant::now();
     let result = run.call(backend);

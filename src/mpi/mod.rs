@@ -18,7 +18,7 @@
 //!   numpy's pairwise sum of the whole grid, to the bit, whatever the rank count
 //!   ([`checksum`]).
 //!
-//! Every pass of either way is built on [`advance_local`](crate::backend::wavefront), the
+//! Every pass of either way is built on [`advance_local`](crate::backend::simd_wavefront), the
 //! temporal blocking of `simd-wavefront`, so both give `scalar`'s bits: each row is computed
 //! by the same row kernel from the same inputs as in a one-step sweep.
 
@@ -34,7 +34,7 @@ use std::sync::Mutex;
 
 use ndarray::ArrayViewMut2;
 
-use crate::backend::parallel::Parallel;
+use crate::backend::rayon::Parallel;
 use crate::backend::rows::{RowKernels, Serial};
 use crate::backend::simd::SimdRows;
 use crate::backend::{Backend, DiffusionKernel, JuliaKernel, diffusion_buffers};
@@ -56,7 +56,13 @@ pub struct Mpi {
 
 impl Mpi {
     /// `mpi:simd` (one thread per rank) or `mpi:simd-wavefront` (rayon's pool per rank).
+    /// With a pool, fails as the rayon backends do when the environment asks for a thread
+    /// count that cannot start: the pool is started here, checked, before anything asks rayon
+    /// for it (rayon would otherwise start it unchecked on first use).
     pub fn new(name: &'static str, threads: Threads) -> Result<Self> {
+        if threads == Threads::Pool {
+            crate::backend::rayon::global_pool()?;
+        }
         Ok(Mpi {
             name,
             kernels: SimdRows::new()?,

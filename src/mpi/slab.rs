@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use crate::backend::rows::RowKernels;
-use crate::backend::wavefront::advance_local;
+use crate::backend::simd_wavefront::advance_local;
 use crate::error::{Error, Result};
 use crate::mpi::halo::{HaloPlan, Halos};
 use crate::problem::DiffusionParams;

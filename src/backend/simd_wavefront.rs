@@ -22,7 +22,7 @@ use std::cell::RefCell;
 use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
-use crate::backend::parallel::Parallel;
+use crate::backend::rayon::Parallel;
 use crate::backend::rows::RowKernels;
 use crate::backend::{Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, ping_pong};
 use crate::error::Result;

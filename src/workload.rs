@@ -365,12 +365,7 @@ impl Prepared {
         {
             match init {
                 Some(init) => grid.assign(init),
-                None => {
-                    *grid = self
-                        .workload
-                        .initial_grid()?
-                        .expect("a diffusion workload")
-                }
+                None => *grid = self.workload.initial_grid()?.expect("a diffusion workload"),
             }
             *dirty = false;
         }

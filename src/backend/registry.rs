@@ -7,12 +7,12 @@
 //! availability check (a GPU backend that finds no adapter answers [`Error::Unavailable`]
 //! with the reason).
 
+#[cfg(feature = "ndarray")]
+use crate::backend::ndarray as ndarray_backends;
 #[cfg(feature = "rayon")]
 use crate::backend::rayon::Parallel;
 #[cfg(all(feature = "simd", feature = "rayon"))]
 use crate::backend::simd_wavefront::Wavefront;
-#[cfg(feature = "ndarray")]
-use crate::backend::ndarray as ndarray_backends;
 use crate::backend::{Backend, scalar};
 #[cfg(feature = "simd")]
 use crate::backend::{rows::Serial, simd};

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::error::{ContextKind, ErrorKind};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use serde_json::{Value, json};
 
 use lancehead::error::{echo, number};
@@ -92,10 +92,28 @@ struct JuliaArgs {
     png: Option<PathBuf>,
     /// The picture's rendering: the book's Figure 2-1 (false-gray) or Figure 2-3 (linear).
     #[arg(long, value_enum, default_value = "false-gray")]
-    palette: JuliaPalette,
+    palette: Palette,
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// `--palette`: the flag's spelling of [`JuliaPalette`] (the library knows no flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Palette {
+    /// The book's Figure 2-1: counts banded over the RGB bytes.
+    FalseGray,
+    /// The book's Figure 2-3: counts scaled linearly to gray.
+    Linear,
+}
+
+impl From<Palette> for JuliaPalette {
+    fn from(palette: Palette) -> Self {
+        match palette {
+            Palette::FalseGray => JuliaPalette::FalseGray,
+            Palette::Linear => JuliaPalette::Linear,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -381,7 +399,7 @@ fn run_julia(a: JuliaArgs) -> Result<(), Failure> {
                 .map(|p| npy::stage(p, "--out", counts.view())),
             a.png
                 .as_deref()
-                .map(|p| picture::stage_julia(p, "--png", counts.view(), a.palette)),
+                .map(|p| picture::stage_julia(p, "--png", counts.view(), a.palette.into())),
         ]
         .into_iter()
         .flatten(),

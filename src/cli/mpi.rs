@@ -208,7 +208,7 @@ pub fn julia(a: JuliaArgs) -> Result<(), Failure> {
         let outcome = mpi::julia::run(world, &backend, &params, out, a.png.is_some())?;
         let peak: Vec<Option<u64>> = world.gather(&peak_rss()).unwrap_or_default();
         if let (Some(png), Some(counts)) = (&a.png, &outcome.counts) {
-            lancehead::io::picture::stage_julia(png, "--png", counts.view(), a.palette)?
+            lancehead::io::picture::stage_julia(png, "--png", counts.view(), a.palette.into())?
                 .commit()?;
         }
         let Some(checksum) = outcome.checksum else {

@@ -268,12 +268,14 @@ pub(crate) fn stage_empty(path: &Path, arg: &'static str) -> Result<Staged> {
 }
 
 impl Staged {
-    /// The temporary file, open for writing.
+    /// The temporary file, open for writing (by every rank of a parallel write).
+    #[cfg(feature = "mpi")]
     pub(crate) fn file(&self) -> &fs::File {
         self.temp.file()
     }
 
     /// Where the temporary file is (other processes may open it by this name).
+    #[cfg(feature = "mpi")]
     pub(crate) fn temp_path(&self) -> &Path {
         self.temp.path()
     }
@@ -375,6 +377,7 @@ impl Temporary {
             .as_file()
     }
 
+    #[cfg(feature = "mpi")]
     fn path(&self) -> &Path {
         self.file
             .as_ref()

@@ -74,8 +74,12 @@ pub(super) unsafe trait Lanes: Copy {
     fn lt_and(self, other: Self, active: Self::Mask) -> Self::Mask;
     fn all_lanes() -> Self::Mask;
     fn any(mask: Self::Mask) -> bool;
-    /// `self + 1.0` in the lanes of `mask`, `self` elsewhere.
+    /// The counter `self` advanced by one in the lanes of `mask`. A counter starts as
+    /// `splat(0.0)`; what its lanes hold (an f64 count, or an integer in the lane's bits) is the
+    /// implementation's, read back with [`Lanes::count_of`].
     fn add_one(self, mask: Self::Mask) -> Self;
+    /// The count in one stored lane of a counter.
+    fn count_of(lane: f64) -> u32;
     /// `[prev[LANES - 1], cur[0], .., cur[LANES - 2]]`: the left neighbours of `cur`'s cells
     /// when `prev` holds the cells before them.
     fn left_of(prev: Self, cur: Self) -> Self;
@@ -141,6 +145,10 @@ unsafe impl Lanes for wide::f64x4 {
     fn add_one(self, mask: Self::Mask) -> Self {
         // A set mask lane is all ones, so `mask & 1.0` is 1.0 there and +0.0 elsewhere.
         self + (mask & wide::f64x4::splat(1.0))
+    }
+    #[inline(always)]
+    fn count_of(lane: f64) -> u32 {
+        lane as u32
     }
     #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {
@@ -216,7 +224,20 @@ unsafe impl Lanes for Avx2 {
     }
     #[inline(always)]
     fn add_one(self, mask: Self::Mask) -> Self {
-        Avx2(unsafe { _mm256_add_pd(self.0, _mm256_and_pd(mask, _mm256_set1_pd(1.0))) })
+        // Integer lanes: a set mask lane is all ones, -1 as an i64, so `count - mask` counts
+        // on the integer vector ALU (`vpsubq`), not on the f64 adder the iteration needs.
+        unsafe {
+            let count = _mm256_castpd_si256(self.0);
+            Avx2(_mm256_castsi256_pd(_mm256_sub_epi64(
+                count,
+                _mm256_castpd_si256(mask),
+            )))
+        }
+    }
+    #[inline(always)]
+    fn count_of(lane: f64) -> u32 {
+        // At most `max_iter`, a u32, so the i64's low half is the count.
+        lane.to_bits() as u32
     }
     #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {
@@ -294,6 +315,10 @@ unsafe impl Lanes for Avx512 {
     #[inline(always)]
     fn add_one(self, mask: Self::Mask) -> Self {
         Avx512(unsafe { _mm512_mask_add_pd(self.0, mask, self.0, _mm512_set1_pd(1.0)) })
+    }
+    #[inline(always)]
+    fn count_of(lane: f64) -> u32 {
+        lane as u32
     }
     #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {

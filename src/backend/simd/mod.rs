@@ -321,7 +321,7 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
                 let mut counts = [0.0; 16];
                 s.count.store(&mut counts);
                 for (o, &n) in out[s.start..s.start + s.len].iter_mut().zip(&counts) {
-                    *o = n as u32;
+                    *o = V::count_of(n);
                 }
                 pixels.refill(s);
             }

@@ -514,7 +514,8 @@ mod tests {
         use crate::problem::stress::Rng;
         let mut rng = Rng::new(1021);
         let below_limit = f64::from_bits(FUSED_LIMIT.to_bits() - 1);
-        let kinds: [(&str, Box<dyn Fn(&mut Rng) -> f64>); 6] = [
+        type Value = Box<dyn Fn(&mut Rng) -> f64>;
+        let kinds: [(&str, Value); 6] = [
             (
                 "just below the limit",
                 Box::new(move |r: &mut Rng| {

@@ -538,7 +538,7 @@ mod tests {
             ),
             (
                 "mixed",
-                Box::new(|r: &mut Rng| match r.below(4) {
+                Box::new(move |r: &mut Rng| match r.below(4) {
                     0 => 0.0,
                     1 => -0.0,
                     2 => r.any_magnitude(1020),

@@ -625,4 +625,32 @@ mod tests {
             );
         }
     }
+
+    /// The Julia kernel of every path this CPU has (each counts its own way: f64 lanes on
+    /// SSE2 and AVX-512, integer lanes on AVX2) gives the scalar counts, on the book's region
+    /// and constant at a size whose band ends in a partial vector, and with `max_iter` 0, 1
+    /// and one that is not a multiple of the check interval.
+    #[test]
+    fn julia_rows_match_scalar_on_every_path() {
+        use crate::backend::scalar::ScalarRows;
+        use crate::problem::julia::BOOK_C;
+        use crate::problem::{JuliaParams, Region};
+        for max_iter in [0, 1, 13, 300] {
+            let params = JuliaParams::new(61, 37, Region::BOOK, BOOK_C, max_iter).unwrap();
+            let mut want = vec![0u32; 61 * 37];
+            ScalarRows.julia_rows(&params, 0, &mut want);
+            for path in SimdPath::ALL {
+                let Ok(rows) = SimdRows::with_path(path) else {
+                    eprintln!(
+                        "SKIPPED simd path {}: not supported by this CPU",
+                        path.name()
+                    );
+                    continue;
+                };
+                let mut got = vec![u32::MAX; 61 * 37];
+                rows.julia_rows(&params, 0, &mut got);
+                assert!(want == got, "path {}, max_iter {max_iter}", path.name());
+            }
+        }
+    }
 }

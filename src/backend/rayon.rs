@@ -126,10 +126,14 @@ impl<K: RowKernels> DiffusionKernel for Parallel<K> {
         let bands = rayon::current_num_threads() * BANDS_PER_THREAD;
         let band_rows = params.rows().div_ceil(bands);
         let cols = params.cols();
+        let lap = self.kernels.lap_for(params, grid);
         ping_pong(grid, scratch, steps, |src, dst| {
             dst.par_chunks_mut(band_rows * cols)
                 .enumerate()
-                .for_each(|(b, out)| self.kernels.diffusion_rows(params, src, b * band_rows, out));
+                .for_each(|(b, out)| {
+                    self.kernels
+                        .diffusion_rows(params, lap, src, b * band_rows, out)
+                });
         });
         Ok(())
     }

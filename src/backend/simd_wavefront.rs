@@ -23,7 +23,7 @@ use ndarray::ArrayViewMut2;
 use rayon::prelude::*;
 
 use crate::backend::rayon::Parallel;
-use crate::backend::rows::RowKernels;
+use crate::backend::rows::{Lap, RowKernels};
 use crate::backend::{Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, ping_pong};
 use crate::error::Result;
 use crate::problem::{DiffusionParams, JuliaParams};
@@ -91,6 +91,7 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
         let cols = params.cols();
         let band_rows = band_rows(params);
         let depth = depth_for(band_rows, cols);
+        let lap = self.inner.kernels().lap_for(params, grid);
         let steps = steps as usize;
         let mut done = 0;
         ping_pong(grid, scratch, steps.div_ceil(depth) as u32, |src, dst| {
@@ -106,6 +107,7 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
                             src,
                             depth: pass,
                             first: b * band_rows,
+                            lap,
                         };
                         band.advance(self.inner.kernels(), out, ring)
                     })
@@ -169,6 +171,8 @@ pub(crate) fn advance_local<K: RowKernels>(
         src: local,
         depth,
         first: depth,
+        // Unfused: the MPI slabs do not check their grids (the exact form for every input).
+        lap: Lap::Separate,
     };
     RING.with_borrow_mut(|ring| band.advance(kernels, out, ring));
 }
@@ -182,6 +186,7 @@ struct Band<'a> {
     src: &'a [f64],
     depth: usize,
     first: usize,
+    lap: Lap,
 }
 
 impl Band<'_> {
@@ -228,7 +233,7 @@ impl Band<'_> {
                     &mut level[slot(r)..slot(r) + cols]
                 };
                 let [up, mid, down] = inputs;
-                kernels.diffusion_row(k, up, mid, down, target);
+                kernels.diffusion_row_as(self.lap, k, up, mid, down, target);
             }
         }
     }

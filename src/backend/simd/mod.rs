@@ -45,7 +45,7 @@ const CHECK_EVERY: u32 = 8;
 pub enum SimdPath {
     /// AVX-512F: eight f64 lanes, mask registers.
     Avx512,
-    /// AVX2: four f64 lanes.
+    /// AVX2 (with FMA): four f64 lanes.
     Avx2,
     /// `wide`'s baseline build: SSE2 on x86-64, whatever `wide` picks elsewhere.
     Baseline,
@@ -78,7 +78,10 @@ impl SimdPath {
             #[cfg(target_arch = "x86_64")]
             SimdPath::Avx512 => std::is_x86_feature_detected!("avx512f"),
             #[cfg(target_arch = "x86_64")]
-            SimdPath::Avx2 => std::is_x86_feature_detected!("avx2"),
+            // Every AVX2 CPU made has FMA too; the diffusion kernel's fused form needs it.
+            SimdPath::Avx2 => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            }
             #[cfg(not(target_arch = "x86_64"))]
             SimdPath::Avx512 | SimdPath::Avx2 => false,
             SimdPath::Baseline => true,
@@ -147,12 +150,12 @@ impl SimdRows {
 macro_rules! on_path {
     ($path:expr, $generic:ident, ($($arg:expr),*)) => {{
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx512f")]
+        #[target_feature(enable = "avx512f,fma")]
         fn avx512(args: Args<'_, '_>) {
             $generic::<lanes::Avx512>(args)
         }
         #[cfg(target_arch = "x86_64")]
-        #[target_feature(enable = "avx2")]
+        #[target_feature(enable = "avx2,fma")]
         fn avx2(args: Args<'_, '_>) {
             $generic::<lanes::Avx2>(args)
         }
@@ -176,7 +179,16 @@ impl RowKernels for SimdRows {
 
     fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
         type Args<'a, 'b> = (f64, &'a [f64], &'a [f64], &'a [f64], &'b mut [f64]);
-        on_path!(self.path, diffusion_row, (k, up, mid, down, out))
+        on_path!(self.path, diffusion_row_separate, (k, up, mid, down, out))
+    }
+
+    fn fuses(&self) -> bool {
+        true
+    }
+
+    fn diffusion_row_fused(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+        type Args<'a, 'b> = (f64, &'a [f64], &'a [f64], &'a [f64], &'b mut [f64]);
+        on_path!(self.path, diffusion_row_fused, (k, up, mid, down, out))
     }
 
     fn details(&self) -> Vec<(&'static str, String)> {
@@ -309,12 +321,25 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
                 let mut counts = [0.0; 16];
                 s.count.store(&mut counts);
                 for (o, &n) in out[s.start..s.start + s.len].iter_mut().zip(&counts) {
-                    *o = n as u32;
+                    *o = V::count_of(n);
                 }
                 pixels.refill(s);
             }
         }
     }
+}
+
+/// [`diffusion_row`] with `(v + h) - 4c` as two operations.
+#[inline(always)]
+fn diffusion_row_separate<V: Lanes>(args: (f64, &[f64], &[f64], &[f64], &mut [f64])) {
+    diffusion_row::<V, false>(args)
+}
+
+/// [`diffusion_row`] with `(v + h) - 4c` as one fused operation: only for rows whose cells
+/// all have `|c| < 2^1021` (`rows::Lap::Fused`), where it gives the same bits.
+#[inline(always)]
+fn diffusion_row_fused<V: Lanes>(args: (f64, &[f64], &[f64], &[f64], &mut [f64])) {
+    diffusion_row::<V, true>(args)
 }
 
 /// One step of a whole row in the canonical order, `LANES` cells at a time, the columns
@@ -329,14 +354,16 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
 /// on a vector boundary, one unaligned vector at each end covers the cells before the first
 /// boundary and after the last, writing a few cells twice with the very same values.
 #[inline(always)]
-fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64])) {
+fn diffusion_row<V: Lanes, const FUSED: bool>(
+    (k, up, mid, down, out): (f64, &[f64], &[f64], &[f64], &mut [f64]),
+) {
     let n = out.len();
     assert!(up.len() == n && mid.len() == n && down.len() == n);
     let lanes = V::LANES;
     if n < 2 * lanes {
         return scalar::diffusion_row(up, mid, down, k, out);
     }
-    let step = RowStep {
+    let step = RowStep::<V, FUSED> {
         k: V::splat(k),
         four: V::splat(4.0),
         up,
@@ -368,7 +395,12 @@ fn diffusion_row<V: Lanes>((k, up, mid, down, out): (f64, &[f64], &[f64], &[f64]
             } else {
                 while x + 2 * lanes <= n {
                     let (left, right) = (load(mid, x - 1), load(mid, x + 1));
-                    step.update(out, x, left, load(mid, x), right);
+                    let c = if V::CENTRE_FROM_NEIGHBOURS {
+                        V::centre_of(left, right)
+                    } else {
+                        load(mid, x)
+                    };
+                    step.update(out, x, left, c, right);
                     x += lanes;
                 }
                 (prev, cur) = (load(mid, x - lanes), load(mid, x));
@@ -394,14 +426,14 @@ unsafe fn load<V: Lanes>(row: &[f64], x: usize) -> V {
 }
 
 /// The operands of one row's step that do not change along the row.
-struct RowStep<'a, V> {
+struct RowStep<'a, V, const FUSED: bool> {
     k: V,
     four: V,
     up: &'a [f64],
     down: &'a [f64],
 }
 
-impl<V: Lanes> RowStep<'_, V> {
+impl<V: Lanes, const FUSED: bool> RowStep<'_, V, FUSED> {
     /// Writes the new values of cells `x .. x + LANES`, whose centres are `c` and neighbours
     /// in the row `left` and `right`.
     ///
@@ -412,7 +444,14 @@ impl<V: Lanes> RowStep<'_, V> {
         unsafe {
             let v = load::<V>(self.up, x).add(load(self.down, x));
             let h = left.add(right);
-            let lap = v.add(h).sub(self.four.mul(c));
+            let s = v.add(h);
+            // FUSED: `fma(-4, c, s)` is `s - 4c` bit for bit here, `4c` being exact for the
+            // `|c| < 2^1021` that `Lap::Fused` guarantees (proof at `Lanes::sub_four_times`).
+            let lap = if FUSED {
+                s.sub_four_times(c, self.four)
+            } else {
+                s.sub(self.four.mul(c))
+            };
             c.add(self.k.mul(lap)).store_ptr(out.as_mut_ptr().add(x))
         }
     }
@@ -460,6 +499,157 @@ mod tests {
                         offset + n
                     );
                 }
+            }
+        }
+    }
+
+    /// Rows built to break the fused form `fma(-4, c, v + h)` wherever it is not the
+    /// canonical `(v + h) - 4c`: cells up to just below the limit `Lap::Fused` allows, the whole
+    /// exponent range with random signs, subnormals only, signed zeros, and smooth rows near
+    /// 1.0 (where `v + h` and `4c` cancel). On each of them the fused row kernel of every path
+    /// this CPU has gives the scalar bits, at widths and alignments that reach every code path.
+    #[test]
+    fn fused_row_matches_scalar_on_rows_built_to_break_it() {
+        use crate::backend::rows::FUSED_LIMIT;
+        use crate::problem::stress::Rng;
+        let mut rng = Rng::new(1021);
+        let below_limit = f64::from_bits(FUSED_LIMIT.to_bits() - 1);
+        type Value = Box<dyn Fn(&mut Rng) -> f64>;
+        let kinds: [(&str, Value); 6] = [
+            (
+                "just below the limit",
+                Box::new(move |r: &mut Rng| {
+                    let sign = if r.below(2) == 0 { 1.0 } else { -1.0 };
+                    sign * f64::from_bits(below_limit.to_bits() - r.below(1 << 40))
+                }),
+            ),
+            (
+                "whole exponent range",
+                Box::new(|r: &mut Rng| r.any_magnitude(1020)),
+            ),
+            ("subnormals", Box::new(|r: &mut Rng| r.any_magnitude(-1022))),
+            (
+                "signed zeros",
+                Box::new(|r: &mut Rng| if r.below(2) == 0 { 0.0 } else { -0.0 }),
+            ),
+            (
+                "near one",
+                Box::new(|r: &mut Rng| 1.0 + (r.unit() - 0.5) * 1e-12),
+            ),
+            (
+                "mixed",
+                Box::new(move |r: &mut Rng| match r.below(4) {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => r.any_magnitude(1020),
+                    _ => f64::from_bits(below_limit.to_bits() - r.below(1 << 20)),
+                }),
+            ),
+        ];
+        for path in SimdPath::ALL {
+            let Ok(rows) = SimdRows::with_path(path) else {
+                eprintln!(
+                    "SKIPPED simd path {}: not supported by this CPU",
+                    path.name()
+                );
+                continue;
+            };
+            for (kind, value) in &kinds {
+                for n in [1, 3, 8, 9, 16, 17, 31, 64, 67] {
+                    for offset in 0..8 {
+                        let buf: Vec<Vec<f64>> = (0..3)
+                            .map(|_| (0..n + offset).map(|_| value(&mut rng)).collect())
+                            .collect();
+                        let [up, mid, down] = [0, 1, 2].map(|r| &buf[r][offset..]);
+                        for k in [0.1, 0.25, 1e-300] {
+                            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+                            scalar::diffusion_row(up, mid, down, k, &mut want);
+                            rows.diffusion_row_fused(k, up, mid, down, &mut got);
+                            for x in 0..n {
+                                assert_eq!(
+                                    want[x].to_bits(),
+                                    got[x].to_bits(),
+                                    "path {}, {kind}, width {n}, offset {offset}, k {k}, cell \
+                                     {x}: scalar {:e}, fused {:e}",
+                                    path.name(),
+                                    want[x],
+                                    got[x]
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The guard is needed: where `4c` overflows, the fused row kernel of a path with FMA
+    /// does give other values than `scalar` (which is why `Lap::for_grid` routes such grids
+    /// to the unfused kernel; tests/agreement.rs checks the backends on the stress suite's
+    /// overflow grid).
+    #[test]
+    fn fused_row_differs_from_scalar_where_four_c_overflows() {
+        // Cells of 5e307 (4c = 2e308 overflows) between neighbours of 3.75e307, so that
+        // `v + h = 1.5e308`: scalar's `lap` is `1.5e308 - inf = -inf`, the fused one the
+        // finite -5e307.
+        let n = 32;
+        let mid: Vec<f64> = (0..n)
+            .map(|x| if x % 2 == 0 { 5e307 } else { 3.75e307 })
+            .collect();
+        let side = vec![3.75e307; n];
+        for path in [SimdPath::Avx512, SimdPath::Avx2] {
+            let Ok(rows) = SimdRows::with_path(path) else {
+                eprintln!(
+                    "SKIPPED simd path {}: not supported by this CPU",
+                    path.name()
+                );
+                continue;
+            };
+            let (mut want, mut got) = (vec![0.0; n], vec![0.0; n]);
+            scalar::diffusion_row(&side, &mid, &side, 0.1, &mut want);
+            rows.diffusion_row_fused(0.1, &side, &mid, &side, &mut got);
+            assert!(
+                want[0] == f64::NEG_INFINITY && got[0].is_finite(),
+                "{want:?} {got:?}"
+            );
+            let differ = (0..n)
+                .filter(|&x| want[x].to_bits() != got[x].to_bits())
+                .count();
+            assert!(differ > 0, "path {}: {want:?} vs {got:?}", path.name());
+            let mut unfused = vec![0.0; n];
+            rows.diffusion_row(0.1, &side, &mid, &side, &mut unfused);
+            assert!(
+                want.iter()
+                    .zip(&unfused)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+        }
+    }
+
+    /// The Julia kernel of every path this CPU has (each counts its own way: f64 lanes on
+    /// SSE2 and AVX-512, integer lanes on AVX2) gives the scalar counts, on the book's region
+    /// and constant at a size whose band ends in a partial vector, and with `max_iter` 0, 1
+    /// and one that is not a multiple of the check interval.
+    #[test]
+    fn julia_rows_match_scalar_on_every_path() {
+        use crate::backend::scalar::ScalarRows;
+        use crate::problem::julia::BOOK_C;
+        use crate::problem::{JuliaParams, Region};
+        for max_iter in [0, 1, 13, 300] {
+            let params = JuliaParams::new(61, 37, Region::BOOK, BOOK_C, max_iter).unwrap();
+            let mut want = vec![0u32; 61 * 37];
+            ScalarRows.julia_rows(&params, 0, &mut want);
+            for path in SimdPath::ALL {
+                let Ok(rows) = SimdRows::with_path(path) else {
+                    eprintln!(
+                        "SKIPPED simd path {}: not supported by this CPU",
+                        path.name()
+                    );
+                    continue;
+                };
+                let mut got = vec![u32::MAX; 61 * 37];
+                rows.julia_rows(&params, 0, &mut got);
+                assert!(want == got, "path {}, max_iter {max_iter}", path.name());
             }
         }
     }

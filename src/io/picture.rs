@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::io::atomic::{self, Staged};
 
 /// How Julia counts become pixels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum JuliaPalette {
     /// Figure 2-1: counts scaled to 0..=255, then spread over the RGB bytes with the book's
     /// `(o + 256 o + 256² o) * 16` trick, which bands the image to show detail.

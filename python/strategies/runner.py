@@ -4,8 +4,8 @@ Protocol (one JSON object a line; the harness is the other end):
 
     runner.py probe CACHE        -> {"python": ..., "numpy": ..., "strategies": [...]}
     runner.py serve CACHE        <- {"strategy", "kernel", and the workload (below)}
-                                 -> {"ready": true, "compile_seconds", "probe_seconds",
-                                     "probe_updates", "versions"}  (or {"error": ...})
+                                 -> {"ready": true, "compile_seconds", "probes",
+                                     "probe_steps", "versions"}  (or {"error": ...})
                                  <- "call"   -> {"seconds": s}   the kernel call alone
                                  <- "save"   -> {"saved": path}  the last result as .npy
                                  <- end of input: exit
@@ -17,9 +17,9 @@ harness computed it. Every call starts from the initial grid (copied untimed).
 
 Before "ready" the strategy is built (Cython and Pythran compile at first use into CACHE)
 and run once on a tiny problem (Numba's JIT compiles then): `compile_seconds` is that
-time, kept apart from the timed runs. A second tiny run gives `probe_seconds` for
-`probe_updates` updates, from which the harness predicts the real call and applies its
-budget before asking for one.
+time, kept apart from the timed runs. Two probe runs then, a small problem and one about
+four times larger (`probes`: seconds, updates, pixels each), from which the harness
+predicts the real call and applies its budget before asking for one.
 """
 
 import importlib
@@ -188,47 +188,49 @@ def serve(cache):
             xs = np.load(request["xs"]).ravel()
             ys = np.load(request["ys"]).ravel()
             cr, ci, max_iter = float(request["cr"]), float(request["ci"]), int(request["max_iter"])
-            # The tiny problem: every 25th coordinate of the real one.
-            txs, tys = np.ascontiguousarray(xs[::25]), np.ascontiguousarray(ys[::25])
-
-            def tiny():
-                return f(txs, tys, cr, ci, max_iter)
-
+            # The probes: every 16th and every 8th coordinate of the real problem.
             def call():
                 return f(xs, ys, cr, ci, max_iter)
 
-            f_tiny = tiny()
+            def probe(stride):
+                pxs = np.ascontiguousarray(xs[::stride])
+                pys = np.ascontiguousarray(ys[::stride])
+                t0 = time.perf_counter()
+                r = f(pxs, pys, cr, ci, max_iter)
+                seconds = time.perf_counter() - t0
+                updates = int(np.asarray(r, dtype=np.uint64).sum())
+                return {"seconds": seconds, "updates": updates, "pixels": pxs.size * pys.size}
+
+            probe(16)
             compile_seconds = time.perf_counter() - start
-            t0 = time.perf_counter()
-            f_tiny = tiny()
-            probe_seconds = time.perf_counter() - t0
-            probe_updates = int(np.asarray(f_tiny, dtype=np.uint64).sum())
+            probes = [probe(16), probe(8)]
+            probe_steps = None
 
             def as_array(r):
                 return np.ascontiguousarray(np.asarray(r, dtype=np.uint32))
         else:
             init = np.load(request["init"])
             steps, k = int(request["steps"]), float(request["k"])
-            tiny_grid = np.ascontiguousarray(init[:32, :32])
-            tiny_steps = 4
+            probe_steps = 4
 
-            def call():
-                return f(init.copy(), steps, k)
+            def probe(side):
+                g = np.ascontiguousarray(init[:side, :side])
+                t0 = time.perf_counter()
+                f(g.copy(), probe_steps, k)
+                seconds = time.perf_counter() - t0
+                return {"seconds": seconds, "updates": g.size * probe_steps, "pixels": g.size}
 
-            f(tiny_grid.copy(), tiny_steps, k)
+            probe(64)
             compile_seconds = time.perf_counter() - start
-            t0 = time.perf_counter()
-            f(tiny_grid.copy(), tiny_steps, k)
-            probe_seconds = time.perf_counter() - t0
-            probe_updates = tiny_grid.size * tiny_steps
+            probes = [probe(64), probe(128)]
 
             def as_array(r):
                 return np.ascontiguousarray(np.asarray(r, dtype=np.float64))
     except Exception as e:
         reply({"error": f"{type(e).__name__}: {e}".replace("\n", " ")})
         return
-    reply({"ready": True, "compile_seconds": compile_seconds, "probe_seconds": probe_seconds,
-           "probe_updates": probe_updates, "versions": versions})
+    reply({"ready": True, "compile_seconds": compile_seconds, "probes": probes,
+           "probe_steps": probe_steps, "versions": versions})
     result = None
     for line in sys.stdin:
         command = line.strip()

@@ -38,6 +38,30 @@ cargo fmt --all -- --check
 # may forbid ptrace (no cross-memory attach between ranks).
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
+# The Python package (python/, PyO3 + maturin) and the book's Python strategies of
+# `compare --python` (tests/python.rs, in the cargo test below): a virtualenv in target/ with
+# the packages from PyPI. numpy, maturin and pytest are required; an optional package that
+# fails to install is reported here, and its rows and tests say "not installed" (skipped).
+venv=target/pyenv
+if ! [ -x "$venv/bin/python" ]; then
+    if ! python3 -m venv "$venv"; then
+        rm -rf "$venv"
+        apt-get update -qq && apt-get install -y -qq python3-venv
+        python3 -m venv "$venv"
+    fi
+fi
+"$venv/bin/pip" install -q --upgrade pip
+"$venv/bin/pip" install -q "numpy>=1.24" "maturin>=1.4,<2" "pytest>=7"
+for package in "scipy>=1.10" "numexpr>=2.8" "numba>=0.58" "cython>=3.0" "pythran>=0.14"; do
+    "$venv/bin/pip" install -q "$package" ||
+        echo "WARNING: pip install $package failed: its Python rows and tests are skipped" >&2
+done
+VIRTUAL_ENV="$PWD/$venv" "$venv/bin/maturin" develop --release -q -m python/Cargo.toml
+"$venv/bin/python" -m pytest -q python/tests
+export LANCEHEAD_PYTHON="$PWD/$venv/bin/python" LANCEHEAD_REQUIRE_PYTHON=1
+# The Cython and Pythran builds and Numba's cache, kept between runs.
+export LANCEHEAD_PYTHON_CACHE="$PWD/target/python-cache"
+
 # Every backend and extra.
 # LANCEHEAD_REQUIRE_GPU=1: a GPU test that finds no adapter fails instead of being skipped.
 LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features

@@ -82,6 +82,11 @@ pub struct CompareArgs {
     /// cell, small callgrind problems.
     #[arg(long)]
     quick: bool,
+    /// The book's Python strategies too (pure Python, numpy, numexpr, scipy, Numba, Cython,
+    /// Pythran), run by $LANCEHEAD_PYTHON or python3; a missing package is a row that says
+    /// which to install.
+    #[arg(long)]
+    python: bool,
     /// Print the results as one JSON object instead of the tables.
     #[arg(long)]
     json: bool,
@@ -125,6 +130,7 @@ impl CompareArgs {
         };
         o.cache_sim = self.cache_sim;
         o.stress = !self.no_stress;
+        o.python = self.python;
         o
     }
 }

@@ -296,7 +296,7 @@ pub fn count(
 
 /// Runs `command`, returns its stdout; kills it after `timeout`, and (Linux) when this
 /// process dies first.
-fn run_with_timeout(
+pub(crate) fn run_with_timeout(
     mut command: Command,
     timeout: Duration,
 ) -> std::result::Result<String, String> {
@@ -342,7 +342,7 @@ fn run_with_timeout(
 /// Asks the kernel to kill the child when the thread that started it dies (Linux's parent
 /// death signal). The thread waits for the child, so it only dies first with the process.
 #[cfg(target_os = "linux")]
-fn die_with_parent(command: &mut Command) {
+pub(crate) fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: the closure runs in the forked child before exec and only makes one
     // async-signal-safe system call.
@@ -357,7 +357,7 @@ fn die_with_parent(command: &mut Command) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn die_with_parent(_command: &mut Command) {}
+pub(crate) fn die_with_parent(_command: &mut Command) {}
 
 /// The child's side: counts one call of `request` and returns what to print.
 pub fn child(request: &ChildRequest) -> Result<ChildReport> {

@@ -111,6 +111,10 @@ pub struct Timing {
     pub steps_per_pass: u32,
     /// Against the machine's limits of this run (CPU backends, when calibrated).
     pub roofline: Option<Roofline>,
+    /// A Python row (`compare --python`): timed by the runner's clock, its compile time
+    /// and versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub python: Option<crate::harness::python::PythonRun>,
 }
 
 impl Measurement {
@@ -183,6 +187,17 @@ pub struct Reference {
 enum OwnedOutput {
     Counts(Array2<u32>),
     Grid(Array2<f64>),
+}
+
+impl Reference {
+    /// Julia's z-updates, the reference's sum of counts (`None` for diffusion, whose updates
+    /// the workload gives).
+    pub fn julia_updates(&self) -> Option<u64> {
+        match &self.output {
+            OwnedOutput::Counts(c) => Some(crate::problem::julia::checksum(c.view())),
+            OwnedOutput::Grid(_) => None,
+        }
+    }
 }
 
 impl OwnedOutput {
@@ -259,6 +274,7 @@ pub fn cell(
         cpu_threads,
         steps_per_pass,
         roofline: None,
+        python: None,
     };
     let kept = Reference {
         output: OwnedOutput::of(output),
@@ -270,6 +286,61 @@ pub fn cell(
         Outcome::Measured(Box::new(timing)),
     );
     Ok((measurement, kept))
+}
+
+/// What a row timed outside this process reports (the Python rows).
+pub struct External {
+    pub seconds: Vec<f64>,
+    pub warmed_up: bool,
+    pub class: Agreement,
+    pub cpu_threads: usize,
+    pub python: crate::harness::python::PythonRun,
+}
+
+/// A cell timed elsewhere: its runs and its output, judged against the reference as every
+/// backend's. Allocations and peak RSS are the other process's and not measured here.
+pub fn external_cell(
+    name: &str,
+    workload: &Workload,
+    run: External,
+    output: Output<'_>,
+    reference: Option<&Reference>,
+) -> Measurement {
+    let agreement = match reference {
+        None => AgreementResult {
+            class: run.class,
+            verdict: None,
+            pass: true,
+            detail: "not checked: no reference result".to_string(),
+        },
+        Some(r) => judge(&r.output, output, run.class),
+    };
+    let median = median(&run.seconds);
+    let updates = match output {
+        Output::Counts(c) => crate::problem::julia::checksum(c),
+        Output::Grid(_) => workload.diffusion_updates().unwrap_or_default(),
+    };
+    let timing = Timing {
+        warmed_up: run.warmed_up,
+        median,
+        min: run.seconds.iter().copied().fold(f64::INFINITY, f64::min),
+        max: run.seconds.iter().copied().fold(0.0, f64::max),
+        speedup: reference.map(|r| r.median / median),
+        updates,
+        updates_per_second: updates as f64 / median,
+        checksum: output.checksum(),
+        seconds: run.seconds,
+        agreement,
+        allocations: None,
+        peak_rss_bytes: None,
+        peak_rss_since_start: false,
+        transfer: None,
+        cpu_threads: Some(run.cpu_threads),
+        steps_per_pass: 1,
+        roofline: None,
+        python: Some(run.python),
+    };
+    Measurement::new(name, workload, Outcome::Measured(Box::new(timing)))
 }
 
 /// One timed kernel call.

@@ -17,6 +17,7 @@ pub mod calibration;
 pub mod counters;
 pub mod machine;
 pub mod measure;
+pub mod python;
 pub mod roofline;
 pub mod stress;
 
@@ -70,6 +71,8 @@ pub struct Options {
     pub quick: bool,
     /// Run every backend on the stress cases too (agreement only, untimed).
     pub stress: bool,
+    /// The book's Python strategies too, as `python:<strategy>` rows ([`python`]).
+    pub python: bool,
 }
 
 impl Options {
@@ -85,6 +88,7 @@ impl Options {
             cache_sim: false,
             quick: false,
             stress: true,
+            python: false,
         }
     }
 
@@ -131,6 +135,10 @@ pub struct Settings {
     pub quick: bool,
     /// Where the counts come from, in words.
     pub counters: String,
+    /// The Python rows' interpreter (`CPython 3.11.7, numpy 2.4.6, python3`), or why there
+    /// are none; `None` when not asked for.
+    #[serde(default)]
+    pub python: Option<String>,
 }
 
 /// Everything one `compare` run measured: what the reports are made of.
@@ -225,7 +233,19 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
     let (backends, unavailable) = select_backends(options.backends.as_deref())?;
     let plan = counters::plan(options.counters, options.cache_sim)?;
     let workloads = options.workloads();
-    let settings = Settings {
+    let (python, python_rows, python_note, python_missing) = if options.python {
+        match python::Python::find() {
+            Ok(p) => {
+                let (rows, missing) = p.rows(&options.kernels);
+                let note = p.description.clone();
+                (Some(p), rows, Some(note), missing)
+            }
+            Err(why) => (None, Vec::new(), Some(why), Vec::new()),
+        }
+    } else {
+        (None, Vec::new(), None, Vec::new())
+    };
+    let mut settings = Settings {
         kernels: options.kernels.clone(),
         backends: backends.iter().map(|b| b.name().to_string()).collect(),
         unavailable,
@@ -235,7 +255,14 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
         budget: options.budget,
         quick: options.quick,
         counters: plan.describe(),
+        python: python_note,
     };
+    for row in &python_rows {
+        if !settings.backends.contains(&row.name) {
+            settings.backends.push(row.name.clone());
+        }
+    }
+    settings.unavailable.extend(python_missing);
     let machine = Machine::describe(backends.iter().map(|b| &**b));
     let jobs = counter_jobs(&plan, options, &backends);
     let stress_cases = if options.stress {
@@ -244,7 +271,19 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
     } else {
         0
     };
-    observer.planned(workloads.len() * backends.len() + stress_cases, jobs.len());
+    let python_cells: usize = workloads
+        .iter()
+        .map(|w| {
+            python_rows
+                .iter()
+                .filter(|r| r.kernel() == w.kernel())
+                .count()
+        })
+        .sum();
+    observer.planned(
+        workloads.len() * backends.len() + python_cells + stress_cases,
+        jobs.len(),
+    );
 
     // The machine is measured before and after the cells, and the ceilings are the better
     // of the two: a vCPU starved for part of the run shows in the two effective-core figures.
@@ -279,6 +318,42 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
             };
             measurements.push(m);
             observer.finished();
+        }
+        let Some(python) = &python else { continue };
+        for row in python_rows
+            .iter()
+            .filter(|r| r.kernel() == workload.kernel())
+        {
+            observer.started(&format!(
+                "{} {workload} {}",
+                workload.kernel().as_str(),
+                row.name
+            ));
+            let predicted = predict(&measurements, &row.name, workload);
+            match python.measure(
+                row,
+                workload,
+                &options.budget,
+                reference.as_ref(),
+                predicted,
+            ) {
+                Ok(m) => measurements.push(m),
+                // A row that fails is reported, never the end of the run.
+                Err(why) => settings
+                    .unavailable
+                    .push((row.name.clone(), format!("failed on {workload}: {why}"))),
+            }
+            observer.finished();
+        }
+    }
+
+    // Each Python row's interpreter and package versions, beside the backends' details.
+    let mut machine = machine;
+    for m in &measurements {
+        if let Some(run) = m.timing().and_then(|t| t.python.as_ref()) {
+            let details = machine.backends.entry(m.backend.clone()).or_default();
+            details.extend(run.versions.clone());
+            details.insert("clock".into(), "time.perf_counter (the runner's)".into());
         }
     }
 

@@ -47,6 +47,9 @@ struct Row<'a> {
     memory_floor_s: Option<f64>,
     bound: Option<&'static str>,
     fraction_of_floor: Option<f64>,
+    /// Python rows: build/JIT seconds (apart from the timed runs) and versions.
+    compile_s: Option<f64>,
+    versions: String,
 }
 
 fn finish(writer: csv::Writer<Vec<u8>>) -> Result<Vec<u8>> {
@@ -123,6 +126,16 @@ pub fn measurements(r: &Results) -> Result<Vec<u8>> {
                 Bound::Memory => "memory",
             }),
             fraction_of_floor: roof.map(|r| r.fraction),
+            compile_s: t.and_then(|t| t.python.as_ref().map(|p| p.compile_seconds)),
+            versions: t
+                .and_then(|t| t.python.as_ref())
+                .map_or(String::new(), |p| {
+                    p.versions
+                        .iter()
+                        .map(|(k, v)| format!("{k} {v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }),
         };
         w.serialize(row).map_err(csv_error)?;
     }

@@ -83,7 +83,11 @@ fn transfer_cell(t: &Timing) -> String {
 
 fn runs_cell(t: &Timing) -> String {
     let warm = if t.warmed_up { "" } else { ", no warm-up" };
-    format!("{}{warm}", t.seconds.len())
+    // A Python row: timed by the runner's own clock, its build/JIT time apart.
+    let python = t.python.as_ref().map_or(String::new(), |p| {
+        format!(", Python's clock, +{} compile", secs(p.compile_seconds))
+    });
+    format!("{}{warm}{python}", t.seconds.len())
 }
 
 /// The calibration in a few lines.
@@ -144,6 +148,9 @@ pub fn markdown(r: &Results) -> String {
             let d: Vec<String> = details.iter().map(|(k, v)| format!("{k}={v}")).collect();
             let _ = writeln!(md, "- `{backend}`: {}", d.join(", "));
         }
+    }
+    if let Some(python) = &s.python {
+        let _ = writeln!(md, "- Python rows: {python}");
     }
     for (backend, reason) in &s.unavailable {
         let _ = writeln!(md, "- `{backend}` not measured: {reason}");

@@ -54,7 +54,7 @@ pub struct Foreign {
     diffusion: DiffusionFn,
     /// The largest `max_iter` and `steps` the foreign code can count to.
     count_limit: u32,
-    details: fn() -> Vec<(&'static str, String)>,
+    details: Box<dyn Fn() -> Vec<(&'static str, String)> + Send + Sync>,
     /// The threads a call computes with (one, unless the foreign code is threaded).
     threads: fn() -> usize,
 }
@@ -69,14 +69,14 @@ impl Foreign {
         julia: JuliaFn,
         diffusion: DiffusionFn,
         count_limit: u32,
-        details: fn() -> Vec<(&'static str, String)>,
+        details: impl Fn() -> Vec<(&'static str, String)> + Send + Sync + 'static,
     ) -> Self {
         Foreign {
             name,
             julia,
             diffusion,
             count_limit,
-            details,
+            details: Box::new(details),
             threads: || 1,
         }
     }

@@ -1,8 +1,14 @@
 //! Builds the C and Fortran reference kernels when their features are on (SPEC §2).
 //!
-//! - `c-ref`: `c_ref/` is compiled once per compiler strategy of the book's chapter 7 — `c`,
-//!   `c-native`, `c-openmp` — each into its own static library with its own symbol prefix
-//!   (`LH_PREFIX`), so all three link into one program side by side.
+//! - `c-ref`: `c_ref/` is compiled once per pair of the compiler x flags matrix of the book's
+//!   chapter 7 ([`COMPILERS`] x [`STRATEGIES`]: gcc and clang, `-O2` to `-O3 -march=native
+//!   -ffast-math` and OpenMP), each into its own static library with its own symbol prefix
+//!   (`LH_PREFIX`), so all link into one program side by side. gcc is required; a missing
+//!   clang (or `LANCEHEAD_CC_SKIP=clang`) makes its pairs rows that say how to install it.
+//!   Each pair is compiled once more with the compiler's vectorisation report on (kept in
+//!   OUT_DIR as `<prefix>julia.vec.txt`, ...), summarised for the loops marked `[inner loop]`.
+//!   The crate gets generated tables: the registry's entries (`c_matrix_registry.rs`, always)
+//!   and the FFI declarations of what was built (`c_matrix_ffi.rs`).
 //! - `fortran-ref`: `fortran_ref/` is compiled with gfortran, and libgfortran is linked.
 //!
 //! - `LANCEHEAD_SANITIZE=address,undefined` (a test configuration that scripts/test.sh runs):
@@ -11,8 +17,9 @@
 //!
 //! A missing compiler or runtime library stops the build with one message that names the
 //! Debian package to install and the feature to turn off, instead of a wall of linker errors.
-//! The exact compiler and flags of each backend are handed to the crate (`LANCEHEAD_*`
-//! environment variables at compile time), so `lancehead backends` reports what was built.
+//! The exact compiler, flags and vectoriser summary of each C pair are in the generated
+//! table (Fortran's in `LANCEHEAD_*` variables), so `lancehead backends` reports what was
+//! built.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -105,7 +112,7 @@ const STRATEGIES: [Strategy; 6] = [
         flags: &["-O3", "-fopenmp", "-ffp-contract=off"],
         exact: true,
         openmp: true,
-        why: "threads, rows in schedule(guided)",
+        why: "OpenMP threads, still exact",
     },
     Strategy {
         suffix: "native-openmp",
@@ -579,8 +586,11 @@ fn write_ffi_table(pairs: &[Pair]) -> Result<(), String> {
         };
         code.push_str(&format!(
             "    Pair {{\n        name: {:?},\n        compiler: {:?},\n        openmp: {},\n        \
-             outcome: {outcome},\n    }},\n",
-            pair.name, pair.compiler, pair.strategy.openmp
+             fast_math: {},\n        outcome: {outcome},\n    }},\n",
+            pair.name,
+            pair.compiler,
+            pair.strategy.openmp,
+            pair.strategy.flags.contains(&"-ffast-math")
         ));
     }
     code.push_str("];\n");

@@ -13,7 +13,7 @@ use crate::backend::ndarray as ndarray_backends;
 use crate::backend::rayon::Parallel;
 #[cfg(all(feature = "simd", feature = "rayon"))]
 use crate::backend::simd_wavefront::Wavefront;
-use crate::backend::{Backend, scalar};
+use crate::backend::{Backend, scalar, scalar_autovec};
 #[cfg(feature = "simd")]
 use crate::backend::{rows::Serial, simd};
 use crate::error::{Error, Result};
@@ -115,6 +115,15 @@ const RUST: &[BackendInfo] = &[
         julia: Agreement::Exact,
         diffusion: Agreement::Exact,
         constructor: Some(|| Ok(Box::new(scalar::backend()))),
+    },
+    BackendInfo {
+        name: "scalar-autovec",
+        feature: None,
+        strategy: "scalar's loops compiled for x86-64-v3/v4 (#[target_feature]), run-time dispatch",
+        book_analogue: "the compiler's own vectoriser (chapter 7's compiler options)",
+        julia: Agreement::Exact,
+        diffusion: Agreement::Exact,
+        constructor: Some(|| Ok(Box::new(scalar_autovec::backend()))),
     },
     BackendInfo {
         name: "ndarray-alloc",

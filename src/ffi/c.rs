@@ -18,6 +18,8 @@ pub struct Pair {
     /// `gcc` or `clang`.
     pub compiler: &'static str,
     pub openmp: bool,
+    /// Built with `-ffast-math`.
+    pub fast_math: bool,
     /// The build, or why there is none (`not installed: apt-get install clang`).
     pub outcome: std::result::Result<Built, &'static str>,
 }
@@ -68,8 +70,11 @@ pub fn backend(name: &str) -> Result<Foreign> {
     // SAFETY: every build of c_ref/ keeps the header's contract (no state, no unwinding, u32
     // counts); only the compiler and its flags differ. OpenMP's threads only write disjoint
     // rows of the caller's buffers and have joined when the call returns.
-    let foreign =
+    let mut foreign =
         unsafe { Foreign::new(pair.name, built.julia, built.diffusion, u32::MAX, details) };
+    if pair.fast_math {
+        foreign = foreign.with_finite_math_only();
+    }
     if pair.openmp {
         // The thread count is checked before any call can start the runtime's threads.
         check_openmp_threads().map_err(|e| match e {

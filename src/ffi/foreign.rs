@@ -107,7 +107,10 @@ impl Foreign {
         if !self.finite_math_only {
             return Ok(());
         }
-        match values.iter().position(|v| !(v.abs() < limit)) {
+        match values
+            .iter()
+            .position(|v| !v.is_finite() || v.abs() >= limit)
+        {
             None => Ok(()),
             Some(i) => Err(Error::invalid(
                 what,

@@ -34,9 +34,12 @@ static void step(size_t rows, size_t cols, double k, const double *src, double *
             out[0] = cell(up[0], down[0], mid[0], mid[0], mid[0], k);
             continue;
         }
-        /* The two edge columns wrap; the loop between them has no branches to vectorize. */
+        /*
+         * The two edge columns wrap; the loop between them has no branches to vectorize.
+         * build.rs reports what each compiler vectorised of the marked loop.
+         */
         out[0] = cell(up[0], down[0], mid[last], mid[1], mid[0], k);
-        for (size_t j = 1; j < last; j++) {
+        for (size_t j = 1; j < last; j++) { /* [inner loop] */
             out[j] = cell(up[j], down[j], mid[j - 1], mid[j + 1], mid[j], k);
         }
         out[last] = cell(up[last], down[last], mid[last - 1], mid[0], mid[last], k);

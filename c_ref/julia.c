@@ -5,7 +5,7 @@
 static uint32_t julia_pixel(double zr, double zi, double cr, double ci, uint32_t max_iter)
 {
     uint32_t n = 0;
-    while (n < max_iter && zr * zr + zi * zi < 4.0) {
+    while (n < max_iter && zr * zr + zi * zi < 4.0) { /* [inner loop] */
         double t = (zr * zr - zi * zi) + cr;
         zi = (2.0 * zr) * zi + ci;
         zr = t;
@@ -27,7 +27,7 @@ void LH_NAME(julia)(size_t width, size_t height, const double *xs, const double 
 #endif
     for (size_t j = 0; j < height; j++) {
         uint32_t *row = counts + j * width;
-        for (size_t i = 0; i < width; i++) {
+        for (size_t i = 0; i < width; i++) { /* [inner loop] */
             row[i] = julia_pixel(xs[i], ys[j], cr, ci, max_iter);
         }
     }

@@ -13,9 +13,9 @@
 #include <stdint.h>
 
 /*
- * build.rs compiles these sources once per compiler strategy (`c`, `c-native`, `c-openmp`),
- * with different flags, into one program. LH_PREFIX gives each copy its own symbol names
- * (lh_c_julia, lh_c_native_julia, lh_c_openmp_julia, ...) so the three do not collide.
+ * build.rs compiles these sources once per compiler and flag strategy (`c`, `c-native`,
+ * `c-openmp`, `c-clang-O2`, ...), into one program. LH_PREFIX gives each copy its own symbol
+ * names (lh_c_julia, lh_c_native_julia, lh_c_clang_o2_julia, ...) so they do not collide.
  */
 #ifndef LH_PREFIX
 #define LH_PREFIX lh_c_

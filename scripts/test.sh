@@ -16,6 +16,9 @@ if ! ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1; then
 fi
 # spirv-val: tests/shaders.rs validates every SPIR-V module of the exact GPU path with it.
 command -v spirv-val >/dev/null || need_packages+=(spirv-tools)
+# clang: the C reference's compiler x flags matrix builds with every C compiler found
+# (tests/compilers.rs; without clang its rows say how to install it).
+command -v clang >/dev/null || need_packages+=(clang)
 # valgrind: `lancehead compare --counters callgrind` and its test.
 command -v valgrind >/dev/null || need_packages+=(valgrind)
 # The `mpi` backends (feature `mpi`): Open MPI to build against (bindgen needs libclang) and
@@ -72,6 +75,10 @@ LANCEHEAD_REQUIRE_GPU=1 cargo test --all-features
 export UBSAN_OPTIONS=print_stacktrace=1
 LANCEHEAD_SANITIZE=address,undefined cargo build --features fortran-ref --examples
 LANCEHEAD_SANITIZE=address,undefined cargo test --features fortran-ref --test ffi --test concurrency
+# The build without clang: build.rs treats it as not installed (LANCEHEAD_CC_SKIP), the build
+# succeeds and the clang rows of the compiler matrix say how to install it. Only the crate is
+# rebuilt (the dependencies are shared); default features, as a user's first build.
+LANCEHEAD_CC_SKIP=clang cargo test --features cli --test compilers
 # The criterion benches must keep compiling (`cargo bench` runs them).
 cargo bench --all-features --no-run
 # A build without the optional backends (the CLI only): the registry must name the feature that

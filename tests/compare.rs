@@ -175,6 +175,7 @@ fn a_small_compare_writes_every_report() {
             "compare.csv",
             "compare.json",
             "compare.md",
+            "compilers.csv",
             "counters.csv",
             "roofline.png",
             "roofline.svg",

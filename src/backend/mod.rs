@@ -13,6 +13,7 @@ pub mod rayon;
 pub mod registry;
 pub mod rows;
 pub mod scalar;
+pub mod scalar_autovec;
 #[cfg(feature = "simd")]
 pub mod simd;
 #[cfg(feature = "rayon")]

@@ -15,18 +15,25 @@ pub fn backend() -> Serial<ScalarRows> {
 
 impl RowKernels for ScalarRows {
     fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]) {
-        let (cr, ci) = params.c();
-        let max_iter = params.max_iter();
-        let ys = &params.ys()[first_row..];
-        for (row, &y) in out.chunks_exact_mut(params.width()).zip(ys) {
-            for (n, &x) in row.iter_mut().zip(params.xs()) {
-                *n = julia_pixel(x, y, cr, ci, max_iter);
-            }
-        }
+        julia_rows(params, first_row, out);
     }
 
     fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
         diffusion_row(up, mid, down, k, out);
+    }
+}
+
+/// Julia counts for rows `first_row..`, written row-major into `out`. Always inlined, so
+/// `scalar-autovec` compiles these very loops for the instruction sets it dispatches to.
+#[inline(always)]
+pub fn julia_rows(params: &JuliaParams, first_row: usize, out: &mut [u32]) {
+    let (cr, ci) = params.c();
+    let max_iter = params.max_iter();
+    let ys = &params.ys()[first_row..];
+    for (row, &y) in out.chunks_exact_mut(params.width()).zip(ys) {
+        for (n, &x) in row.iter_mut().zip(params.xs()) {
+            *n = julia_pixel(x, y, cr, ci, max_iter);
+        }
     }
 }
 
@@ -66,6 +73,8 @@ pub fn neighbour_rows<'a>(src: &'a [f64], params: &DiffusionParams, i: usize) ->
 
 /// One step of one row, from its neighbour rows; columns wrap at the edges. The two edge
 /// cells are done apart so that the loop over the cells between them has no wrapping to do.
+/// Always inlined, for `scalar-autovec` (as [`julia_rows`]).
+#[inline(always)]
 pub fn diffusion_row(up: &[f64], mid: &[f64], down: &[f64], k: f64, out: &mut [f64]) {
     let n = out.len();
     assert!(n >= 1 && up.len() == n && mid.len() == n && down.len() == n);

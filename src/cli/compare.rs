@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 
+use lancehead::harness::compilers;
 use lancehead::harness::counters::{self, ChildRequest, CounterMode};
 use lancehead::harness::measure::{Measurement, Outcome};
 use lancehead::harness::{self, Observer, Results};
@@ -253,6 +254,58 @@ fn compact(m: &Measurement) -> String {
     }
 }
 
+/// The compiler-strategy table, compact: the compiler's full version and flags, and the
+/// vectoriser's reasons, are in the Markdown report and `lancehead backends`.
+fn compilers_table(r: &Results) -> String {
+    let Some(t) = compilers::table(r) else {
+        return String::new();
+    };
+    let side = t.diffusion_side.map_or("-".into(), |n| format!("{n}²"));
+    let mut table = self::table(
+        &[
+            "backend",
+            "Julia s",
+            &format!("diffusion {side}"),
+            "Ir/update J / D",
+            "agreement",
+            "vectorised J / D",
+        ]
+        .map(String::from),
+    );
+    let mut not_measured = String::new();
+    for row in &t.rows {
+        if let Some(reason) = &row.reason {
+            not_measured.push_str(&format!("  {}: {reason}\n", row.backend));
+            continue;
+        }
+        let vectorised = |c: &Option<compilers::KernelCell>| {
+            c.as_ref().map_or(String::new(), |c| {
+                compilers::short_vectorised(&c.vectorised)
+            })
+        };
+        table.add_row(vec![
+            row.backend.clone(),
+            markdown::compiler_time(row.julia.as_ref()),
+            markdown::compiler_time(row.diffusion.as_ref()),
+            markdown::compiler_counts(row),
+            markdown::compiler_agreement(row),
+            format!(
+                "{} / {}",
+                vectorised(&row.julia),
+                vectorised(&row.diffusion)
+            ),
+        ]);
+    }
+    if !not_measured.is_empty() {
+        not_measured.insert_str(0, "Not measured:\n");
+    }
+    format!(
+        "\nCompiler strategies (Table 7-1; extra rows under a 1 s cell budget; compilers, \
+         flags and the vectorisers' reasons in {}):\n{table}\n{not_measured}",
+        report::MARKDOWN
+    )
+}
+
 /// The run on a terminal: the calibration, then one compact table per kernel, then what
 /// was skipped and why.
 fn terminal(r: &Results) -> String {
@@ -280,7 +333,8 @@ fn terminal(r: &Results) -> String {
             ]
             .map(String::from),
         );
-        for m in r.measurements.iter().filter(|m| m.kernel == Kernel::Julia) {
+        let julia = r.measurements.iter().filter(|m| m.kernel == Kernel::Julia);
+        for m in julia.filter(|m| !compilers::is_extra_row(&m.backend)) {
             let row = match m.timing() {
                 None => vec![m.backend.clone(), compact(m)],
                 Some(t) => vec![
@@ -310,7 +364,7 @@ fn terminal(r: &Results) -> String {
         let mut header = vec!["backend".to_string()];
         header.extend(s.sizes.iter().map(|n| format!("{n}²")));
         let mut t = table(&header);
-        for b in &s.backends {
+        for b in s.backends.iter().filter(|b| !compilers::is_extra_row(b)) {
             let mut row = vec![b.clone()];
             row.extend(s.sizes.iter().map(|&n| {
                 r.find(Kernel::Diffusion, b, Some(n))
@@ -324,9 +378,12 @@ fn terminal(r: &Results) -> String {
             s.steps
         ));
     }
+    out.push_str(&compilers_table(r));
     let skipped: Vec<String> = r
         .measurements
         .iter()
+        // The compiler table's own rows run under a small budget on purpose (it says so).
+        .filter(|m| !compilers::is_extra_row(&m.backend))
         .filter_map(|m| match &m.outcome {
             Outcome::Skipped(sk) => Some(format!(
                 "  {} {} {}: skipped (predicted {} s > budget {} s; --budget {} to include)\n",

@@ -54,10 +54,21 @@ pub struct Foreign {
     diffusion: DiffusionFn,
     /// The largest `max_iter` and `steps` the foreign code can count to.
     count_limit: u32,
-    details: fn() -> Vec<(&'static str, String)>,
+    details: Box<dyn Fn() -> Vec<(&'static str, String)> + Send + Sync>,
     /// The threads a call computes with (one, unless the foreign code is threaded).
     threads: fn() -> usize,
+    /// Compiled with `-ffast-math`, which assumes no infinity or NaN ever arises
+    /// (`-ffinite-math-only`): inputs that could make one are refused.
+    finite_math_only: bool,
 }
+
+/// A `-ffast-math` build computes diffusion only on grids with every |value| below this: the
+/// stencil's largest intermediate, `(up + down) + (left + right)` or `4 c`, is then below
+/// 2^1023 and finite, and with `d * dt <= 0.25` a step cannot grow `max |u|` beyond rounding.
+const FAST_MATH_GRID_LIMIT: f64 = f64::from_bits((1023 + 1021) << 52); // 2^1021
+/// ... and Julia only on coordinates and `c` below this, so that no square overflows before
+/// the escape test stops the iteration.
+const FAST_MATH_JULIA_LIMIT: f64 = 1.0e150;
 
 impl Foreign {
     /// # Safety
@@ -69,15 +80,47 @@ impl Foreign {
         julia: JuliaFn,
         diffusion: DiffusionFn,
         count_limit: u32,
-        details: fn() -> Vec<(&'static str, String)>,
+        details: impl Fn() -> Vec<(&'static str, String)> + Send + Sync + 'static,
     ) -> Self {
         Foreign {
             name,
             julia,
             diffusion,
             count_limit,
-            details,
+            details: Box::new(details),
             threads: || 1,
+            finite_math_only: false,
+        }
+    }
+
+    /// For code compiled with `-ffast-math`: refuse inputs that could make an infinity or a
+    /// NaN, which such code may not handle (its result there is undefined).
+    pub(crate) fn with_finite_math_only(self) -> Self {
+        Foreign {
+            finite_math_only: true,
+            ..self
+        }
+    }
+
+    /// The `-ffast-math` rule for `values` (argument `what`), see [`FAST_MATH_GRID_LIMIT`].
+    fn check_finite_math(&self, what: &'static str, values: &[f64], limit: f64) -> Result<()> {
+        if !self.finite_math_only {
+            return Ok(());
+        }
+        match values
+            .iter()
+            .position(|v| !v.is_finite() || v.abs() >= limit)
+        {
+            None => Ok(()),
+            Some(i) => Err(Error::invalid(
+                what,
+                format!("{:e} (value {i})", values[i]),
+                format!(
+                    "finite values below {limit:e} in magnitude for backend `{}`: it is built \
+                     with -ffast-math, which assumes no infinity or NaN arises; use `c`",
+                    self.name
+                ),
+            )),
         }
     }
 
@@ -134,6 +177,9 @@ impl JuliaKernel for Foreign {
         expect_len("counts", counts.len(), width * height)?;
         self.check_count("max-iter", params.max_iter())?;
         let (cr, ci) = params.c();
+        for (what, values) in [("xs", xs), ("ys", ys), ("c", &[cr, ci][..])] {
+            self.check_finite_math(what, values, FAST_MATH_JULIA_LIMIT)?;
+        }
         // SAFETY: the lengths the header requires were checked just above (xs: width, ys:
         // height, counts: width * height, row-major and contiguous); `counts` is borrowed
         // exclusively for the call; `Foreign::new` vouches for the function itself.
@@ -166,6 +212,7 @@ impl DiffusionKernel for Foreign {
         expect_len("grid", grid.len(), rows * cols)?;
         expect_len("scratch", scratch.len(), rows * cols)?;
         self.check_count("steps", steps)?;
+        self.check_finite_math("grid", grid, FAST_MATH_GRID_LIMIT)?;
         // SAFETY: both buffers hold rows * cols contiguous row-major values (checked above)
         // and, being two exclusive borrows, do not overlap, as the header requires;
         // `Foreign::new` vouches for the function itself.

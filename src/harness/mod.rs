@@ -14,6 +14,7 @@
 pub mod alloc;
 pub mod budget;
 pub mod calibration;
+pub mod compilers;
 pub mod counters;
 pub mod machine;
 pub mod measure;
@@ -298,18 +299,23 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
             let name = backend.name();
             observer.started(&format!("{} {workload} {name}", workload.kernel().as_str()));
             let predicted = predict(&measurements, name, workload);
-            let m = if options.budget.skips(predicted) {
+            let budget = if compilers::is_extra_row(name) {
+                compilers::extra_row_budget(&options.budget)
+            } else {
+                options.budget
+            };
+            let m = if budget.skips(predicted) {
                 Measurement::skipped(
                     name,
                     workload,
                     Skipped {
                         predicted_seconds: predicted.unwrap_or_default(),
-                        budget_seconds: options.budget.cell_seconds,
+                        budget_seconds: budget.cell_seconds,
                     },
                 )
             } else {
                 let (mut m, output) =
-                    measure::cell(&**backend, workload, &options.budget, reference.as_ref())?;
+                    measure::cell(&**backend, workload, &budget, reference.as_ref())?;
                 if name == "scalar" {
                     m.mark_reference();
                     reference = Some(output);

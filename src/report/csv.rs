@@ -174,3 +174,59 @@ pub fn counters(r: &Results) -> Result<Vec<u8>> {
     }
     finish(w)
 }
+
+/// `compilers.csv`: the compiler-strategy table, one row per compiler x flags.
+pub fn compilers(r: &Results) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "backend",
+        "compiler",
+        "flags",
+        "class",
+        "not_measured",
+        "julia_seconds",
+        "julia_speedup",
+        "julia_instructions_per_update",
+        "julia_difference",
+        "julia_vectorised",
+        "diffusion_side",
+        "diffusion_seconds",
+        "diffusion_speedup",
+        "diffusion_instructions_per_update",
+        "diffusion_difference",
+        "diffusion_vectorised",
+        "stress_not_identical",
+    ])
+    .map_err(csv_error)?;
+    let Some(t) = crate::harness::compilers::table(r) else {
+        return finish(w);
+    };
+    let opt = |x: Option<f64>| x.map_or(String::new(), |x| x.to_string());
+    for row in &t.rows {
+        let mut record = vec![
+            row.backend.clone(),
+            row.compiler.clone(),
+            row.flags.clone(),
+            crate::report::markdown::class_name(row.class).to_string(),
+            row.reason.clone().unwrap_or_default(),
+        ];
+        for (cell, side) in [(&row.julia, None), (&row.diffusion, Some(t.diffusion_side))] {
+            if let Some(side) = side {
+                record.push(side.map_or(String::new(), |n| n.to_string()));
+            }
+            match cell {
+                Some(c) => record.extend([
+                    opt(c.seconds),
+                    opt(c.speedup),
+                    opt(c.instructions_per_update),
+                    c.difference.clone(),
+                    c.vectorised.clone(),
+                ]),
+                None => record.extend(std::iter::repeat_n(String::new(), 5)),
+            }
+        }
+        record.push(row.stress_not_identical.to_string());
+        w.write_record(&record).map_err(csv_error)?;
+    }
+    finish(w)
+}

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::agreement::Verdict;
 use crate::harness::calibration::Calibration;
+use crate::harness::compilers::{self, CompilerRow, KernelCell, short_difference};
 use crate::harness::measure::{Measurement, Outcome, Timing};
 use crate::harness::roofline::Bound;
 use crate::harness::{Results, Settings};
@@ -174,9 +175,117 @@ pub fn markdown(r: &Results) -> String {
     if s.kernels.contains(&Kernel::Diffusion) {
         diffusion_sections(r, &mut md);
     }
+    compilers_section(r, &mut md);
     stress_section(r, &mut md);
     counters_section(r, &mut md);
     md
+}
+
+/// `0.0123 s (2.11x)`, or why there is no time.
+pub fn compiler_time(cell: Option<&KernelCell>) -> String {
+    match cell {
+        None => String::new(),
+        Some(KernelCell {
+            seconds: Some(t),
+            speedup,
+            ..
+        }) => format!(
+            "{} ({})",
+            secs(*t),
+            speedup.map_or("n/a".into(), |s| format!("{s:.2}x"))
+        ),
+        Some(c) => c.difference.clone(),
+    }
+}
+
+/// `12.3 / 4.5`: instructions per update of Julia and diffusion.
+pub fn compiler_counts(row: &CompilerRow) -> String {
+    let one = |c: &Option<KernelCell>| {
+        c.as_ref()
+            .and_then(|c| c.instructions_per_update)
+            .map_or("n/a".into(), |x| format!("{x:.1}"))
+    };
+    format!("{} / {}", one(&row.julia), one(&row.diffusion))
+}
+
+/// The class and how far the row is from `scalar`: `exact, bitwise`, or the tolerance
+/// row's measured difference on both kernels and the stress cases.
+pub fn compiler_agreement(row: &CompilerRow) -> String {
+    let one = |c: &Option<KernelCell>| {
+        c.as_ref().map_or(String::new(), |c| {
+            let fail = if c.pass { "" } else { " FAIL" };
+            format!("{}{fail}", short_difference(&c.difference))
+        })
+    };
+    let (j, d) = (one(&row.julia), one(&row.diffusion));
+    let both = if j == d {
+        j
+    } else {
+        format!("julia {j}; diffusion {d}")
+    };
+    let stress = match row.stress_not_identical {
+        0 => String::new(),
+        n => format!("; {n} stress cases not identical"),
+    };
+    format!("{}: {both}{stress}", class_name(row.class))
+}
+
+/// What was vectorised, Julia then diffusion.
+pub fn compiler_vectorised(row: &CompilerRow) -> String {
+    let one = |c: &Option<KernelCell>| c.as_ref().map_or(String::new(), |c| c.vectorised.clone());
+    let (j, d) = (one(&row.julia), one(&row.diffusion));
+    if j == d {
+        j
+    } else {
+        format!("julia: {j}; diffusion: {d}")
+    }
+}
+
+/// The book's Table 7-1 for this machine: one row per compiler x flags.
+fn compilers_section(r: &Results, md: &mut String) {
+    let Some(t) = compilers::table(r) else {
+        return;
+    };
+    let side = t
+        .diffusion_side
+        .map_or("-".into(), |n| format!("{n}² x{}", t.steps));
+    let _ = writeln!(
+        md,
+        "## Compiler strategies (Table 7-1)\n\nOne row per compiler x flags of the C \
+         reference, with Rust's own strategies and gfortran. Speed-ups are against `scalar`; \
+         instructions per update are those of the counted problem (see the counts below); \
+         the rows beyond the main C members are timed under a cell budget of at most 1 s.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| backend | compiler | flags | Julia s (speed-up) | diffusion {side} s (speed-up) | \
+         instructions per update (Julia / diffusion) | agreement (class: measured difference) \
+         | vectorised |"
+    );
+    let _ = writeln!(md, "|---|---|---|---:|---:|---:|---|---|");
+    for row in &t.rows {
+        if let Some(reason) = &row.reason {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | | | | not measured: {reason} | |",
+                row.backend, row.compiler, row.flags
+            );
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "| `{}` | {} | `{}` | {} | {} | {} | {} | {} |",
+            row.backend,
+            row.compiler,
+            row.flags,
+            compiler_time(row.julia.as_ref()),
+            compiler_time(row.diffusion.as_ref()),
+            compiler_counts(row),
+            compiler_agreement(row),
+            compiler_vectorised(row)
+        );
+    }
+    md.push('\n');
 }
 
 /// A stress verdict in a few characters.

@@ -28,8 +28,9 @@ pub const SPEEDUP_SVG: &str = "speedup.svg";
 pub const SPEEDUP_PNG: &str = "speedup.png";
 pub const ROOFLINE_SVG: &str = "roofline.svg";
 pub const ROOFLINE_PNG: &str = "roofline.png";
+pub const COMPILERS_CSV: &str = "compilers.csv";
 /// Every name a reports folder may hold.
-pub const FILES: [&str; 8] = [
+pub const FILES: [&str; 9] = [
     MARKDOWN,
     CSV,
     COUNTERS_CSV,
@@ -38,11 +39,21 @@ pub const FILES: [&str; 8] = [
     SPEEDUP_PNG,
     ROOFLINE_SVG,
     ROOFLINE_PNG,
+    COMPILERS_CSV,
 ];
 
-/// The whole results as one JSON document (also what `compare --json` prints).
+/// The whole results as one JSON document (also what `compare --json` prints), with the
+/// compiler-strategy table derived from them (`compiler_strategies`).
 pub fn json(results: &Results) -> String {
-    serde_json::to_string_pretty(results).expect("results serialize") + "\n"
+    let mut value = serde_json::to_value(results).expect("results serialize");
+    if let Some(object) = value.as_object_mut() {
+        object.insert(
+            "compiler_strategies".into(),
+            serde_json::to_value(crate::harness::compilers::table(results))
+                .expect("the table serializes"),
+        );
+    }
+    serde_json::to_string_pretty(&value).expect("results serialize") + "\n"
 }
 
 /// Checks, before anything is measured, that `dir` can become the reports folder: missing
@@ -144,6 +155,7 @@ pub fn write_all(results: &Results, dir: &Path, what: &'static str) -> Result<()
         (MARKDOWN, markdown::markdown(results).into_bytes()),
         (CSV, csv::measurements(results)?),
         (COUNTERS_CSV, csv::counters(results)?),
+        (COMPILERS_CSV, csv::compilers(results)?),
         (JSON, json(results).into_bytes()),
     ];
     for chart in [plot::Chart::Speedup, plot::Chart::Roofline] {

@@ -142,6 +142,7 @@ fn depth_for(band_rows: usize, cols: usize) -> usize {
 /// same row kernel from the same inputs as in `depth` whole-grid sweeps: bit for bit the
 /// result of `scalar`. The MPI backends build each rank's pass on this, the halos that other
 /// ranks sent being the ghost rows.
+#[cfg(any(feature = "mpi", test))]
 pub(crate) fn advance_local<K: RowKernels>(
     kernels: &K,
     k: f64,

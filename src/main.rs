@@ -2,7 +2,6 @@
 
 mod cli;
 
-use std::io::Write;
 use std::process::ExitCode;
 
 /// Counts allocations so that `compare` can report those made inside a kernel call; a
@@ -14,17 +13,13 @@ static ALLOCATOR: lancehead::harness::alloc::CountingAllocator =
 fn main() -> ExitCode {
     if let Err(e) = lancehead::io::interrupt::remove_temporary_files_on_signals() {
         // Everything still works; only an interrupted write may leave its temporary file.
-        let _ = writeln!(
-            std::io::stderr(),
-            "lancehead: warning: cannot watch for signals: {e}"
-        );
+        cli::output::to_stderr("warning", format_args!("cannot watch for signals: {e}"));
     }
     match cli::run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             if let Some(message) = failure.message {
-                // A closed stderr loses the message; `eprintln!` would panic instead.
-                let _ = writeln!(std::io::stderr(), "lancehead: error: {message}");
+                cli::output::to_stderr("error", message);
             }
             ExitCode::from(failure.code)
         }

@@ -3,7 +3,7 @@
 mod compare;
 #[cfg(feature = "mpi")]
 mod mpi;
-mod output;
+pub mod output;
 mod overflow;
 mod parse;
 

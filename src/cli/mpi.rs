@@ -13,6 +13,7 @@ use clap::Args;
 use comfy_table::{Cell, CellAlignment, ContentArrangement, Table, presets};
 use serde_json::json;
 
+use super::output;
 use lancehead::harness::machine::peak_rss;
 use lancehead::mpi::diffusion::{self as distributed, RankRun, Start};
 use lancehead::mpi::slab::Threads;
@@ -75,16 +76,21 @@ fn note_ranks(world: &World, name: &str, rows: usize) {
         return;
     }
     if !mpi::launched() {
-        eprintln!(
-            "lancehead: note: {name} runs as 1 rank: not started by an MPI launcher \
-             (mpirun -np N, srun)"
+        output::to_stderr(
+            "note",
+            format_args!(
+                "{name} runs as 1 rank: not started by an MPI launcher (mpirun -np N, srun)"
+            ),
         );
     }
     if world.size() > rows {
-        eprintln!(
-            "lancehead: note: {} ranks for {rows} rows: {} rank(s) hold no row and idle",
-            world.size(),
-            world.size() - rows
+        output::to_stderr(
+            "note",
+            format_args!(
+                "{} ranks for {rows} rows: {} rank(s) hold no row and idle",
+                world.size(),
+                world.size() - rows
+            ),
         );
     }
 }
@@ -309,9 +315,10 @@ pub fn scaling(a: ScalingArgs) -> Result<(), Failure> {
             .chain([world.size()])
             .collect();
         if world.is_root() && !mpi::launched() {
-            eprintln!(
-                "lancehead: note: scaling runs on 1 rank: not started by an MPI launcher \
-                 (mpirun -np N lancehead scaling)"
+            output::to_stderr(
+                "note",
+                "scaling runs on 1 rank: not started by an MPI launcher \
+                 (mpirun -np N lancehead scaling)",
             );
         }
         // The baseline: the inner backend on one process, the whole grid.

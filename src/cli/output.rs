@@ -32,7 +32,16 @@ pub fn say(text: impl Display) -> Result<(), Failure> {
 
 /// Prints a one-line warning on stderr; a closed stderr loses it, nothing more.
 pub fn warn(text: &str) {
-    let _ = writeln!(std::io::stderr(), "lancehead: warning: {text}");
+    to_stderr("warning", text);
+}
+
+/// Writes `lancehead: {kind}: {text}` and its newline to stderr in one `write`: stderr is
+/// unbuffered, so `writeln!` would write the line in pieces, and under `mpirun`, which
+/// forwards each write of every rank as it comes, another process's output could land inside
+/// the line. A closed stderr loses the line (`eprintln!` would panic instead).
+pub fn to_stderr(kind: &str, text: impl Display) {
+    let line = format!("lancehead: {kind}: {text}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
 }
 
 /// A number in a JSON report. JSON has no NaN or infinity (serde_json writes them as

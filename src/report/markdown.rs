@@ -112,7 +112,7 @@ pub fn calibration_lines(c: &Calibration) -> Vec<String> {
             .map(|s| format!("{s:.2}"))
             .collect();
         lines.push(format!(
-            "effective cores: {e:.2} of {} (the diffusion mix on every logical CPU at once;              measured {})",
+            "effective cores: {e:.2} of {} (the diffusion mix on every logical CPU at once; measured {})",
             c.threads,
             samples.join(" then ")
         ));
@@ -158,7 +158,7 @@ pub fn markdown(r: &Results) -> String {
     }
     let _ = writeln!(
         md,
-        "- Calibration ({}, {:.2} s, at the start and the end of the run; the better of the          two):",
+        "- Calibration ({}, {:.2} s, at the start and the end of the run; the better of the two):",
         r.calibration.vector_isa, r.calibration.seconds
     );
     for line in calibration_lines(&r.calibration) {

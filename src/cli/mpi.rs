@@ -27,25 +27,40 @@ pub fn wanted(backend: &str) -> bool {
     backend.starts_with("mpi:")
 }
 
-/// Runs `body` on this rank's world and finalises MPI. Rank 0 returns the failure for the
-/// binary to print; the other ranks exit with its code without a word.
+/// Runs `body` on this rank's world and finalises MPI. Rank 0 prints the failure's one line
+/// before the closing barrier; every rank then exits with its code.
 fn on_world(body: impl FnOnce(&World) -> Result<(), Error>) -> Result<(), Failure> {
-    let (result, root) = match mpi::world() {
+    let failure = match mpi::world() {
         Ok(world) => {
-            let result = body(&world);
+            let failure = body(&world).err().map(Failure::from);
+            // The line is written before the barrier: once any rank passes it and exits
+            // non-zero, mpirun may kill rank 0, and a line not yet written would be lost.
+            let failure = match failure {
+                Some(Failure {
+                    message: Some(message),
+                    code,
+                }) if world.is_root() => {
+                    output::to_stderr("error", message);
+                    Some(Failure {
+                        message: None,
+                        code,
+                    })
+                }
+                Some(f) if !world.is_root() => Some(Failure {
+                    message: None,
+                    code: f.code,
+                }),
+                other => other,
+            };
             // Every rank done with the run before any finalises (every path out of `body`
             // is reached by all ranks alike: errors are agreed on).
             world.barrier();
-            (result, world.is_root())
+            failure
         }
-        Err(e) => (Err(e), true),
+        Err(e) => Some(Failure::from(e)),
     };
     mpi::finalize();
-    match result {
-        Ok(()) => Ok(()),
-        Err(e) if !root => std::process::exit(Failure::from(e).code.into()),
-        Err(e) => Err(e.into()),
-    }
+    failure.map_or(Ok(()), Err)
 }
 
 /// The MPI backend `name` (one of the registry's `mpi:` entries).

@@ -264,6 +264,63 @@ fn a_small_compare_writes_every_report() {
     assert_eq!((info.width, info.height), (1100, 640));
 }
 
+/// A backend's first problem has no smaller one to scale from: it is predicted from probes
+/// (the same shape, fewer iterations), so a first cell far over the budget is skipped too.
+/// Julia: `ndarray-alloc`, seconds a call; diffusion: `scalar` on the only size given.
+#[test]
+fn a_first_problem_is_predicted_by_probes_and_skipped_when_over_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = dir.path().join("out");
+    let base = [
+        "--counters",
+        "off",
+        "--no-stress",
+        "--out",
+        o.to_str().unwrap(),
+    ];
+    let julia = [
+        "compare",
+        "--kernel",
+        "julia",
+        "--backends",
+        "ndarray-alloc",
+        "--budget",
+        "0.01",
+    ];
+    let diffusion = [
+        "compare",
+        "--kernel",
+        "diffusion",
+        "--sizes",
+        "1024",
+        "--steps",
+        "200",
+        "--backends",
+        "scalar",
+        "--budget",
+        "0.001",
+    ];
+    for (args, skipped) in [
+        (
+            &julia[..],
+            "ndarray-alloc julia 1000x1000 it300: skipped (predicted",
+        ),
+        (
+            &diffusion[..],
+            "scalar diffusion 1024x1024 x200 steps: skipped (predicted",
+        ),
+    ] {
+        let out = lancehead(&[args, &base[..]].concat());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(stdout.contains(skipped), "{stdout}");
+    }
+}
+
 /// The time budget: a cell predicted to overrun it is skipped, and every report says so
 /// with the prediction; the calibration travels with the results, every figure positive.
 #[test]

@@ -299,9 +299,14 @@ fn compilers_table(r: &Results) -> String {
     if !not_measured.is_empty() {
         not_measured.insert_str(0, "Not measured:\n");
     }
+    let counted = if r.settings.quick {
+        "; --quick counts the main rows only, n/a: Ir of an extra row"
+    } else {
+        ""
+    };
     format!(
-        "\nCompiler strategies (Table 7-1; extra rows under a 1 s cell budget; compilers, \
-         flags and the vectorisers' reasons in {}):\n{table}\n{not_measured}",
+        "\nCompiler strategies (Table 7-1; extra rows under a 1 s cell budget{counted}; \
+         compilers, flags and the vectorisers' reasons in {}):\n{table}\n{not_measured}",
         report::MARKDOWN
     )
 }

@@ -3,7 +3,8 @@
 //!
 //! - A cell (one backend on one problem) whose predicted time exceeds the budget is not run;
 //!   it is reported as skipped, with the prediction, never silently dropped. The prediction
-//!   scales the backend's time per update on the largest smaller problem it ran.
+//!   scales the backend's time per update on the largest smaller problem it ran, or, for its
+//!   first problem, the times of probes ([`probe_of`]) a few hundredths of its size.
 //! - The first call is timed. A kernel whose single run is long (at least half the sampling
 //!   time) keeps that run as its one timed run, with no separate warm-up: first-call costs
 //!   (page faults, thread start-up) are noise against a long call.
@@ -12,6 +13,9 @@
 //!   [`Budget::max_runs`], never more than the budget allows.
 
 use serde::{Deserialize, Serialize};
+
+use crate::problem::Kernel;
+use crate::workload::Workload;
 
 /// The time rules of one comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -37,10 +41,11 @@ impl Budget {
         fixed_runs: None,
     };
 
-    /// A quick look: 3 s a cell, a quarter of a second of timed runs.
+    /// A quick look: 3 s a cell, a tenth of a second of timed runs (at least two after a
+    /// warm-up, so a 0.1 s kernel gets one timed run).
     pub const QUICK: Budget = Budget {
         cell_seconds: 3.0,
-        sampling_seconds: 0.25,
+        sampling_seconds: 0.1,
         min_runs: 2,
         max_runs: 20,
         fixed_runs: None,
@@ -95,9 +100,106 @@ pub fn predict(smaller: Option<(u64, f64)>, updates: u64) -> Option<f64> {
     (u > 0).then(|| s * updates as f64 / u as f64)
 }
 
+/// Small problems that predict a backend's first workload, which no smaller workload of it
+/// precedes. They keep the workload's shape, so they run in its regime (cache, vector
+/// lanes, the allocator: `ndarray-alloc` Julia on every sixteenth row ran 3x cheaper per
+/// pixel than on the whole image).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Probe {
+    /// Diffusion: the same grid for a thirty-second of the steps; a call scales with steps.
+    Scaled { probe: Workload, scale: f64 },
+    /// Julia: the same image with `max_iter` a thirty-second of the workload's, and twice
+    /// that. A call costs per pixel-iteration (array-at-a-time backends iterate every pixel
+    /// to the end) and per z-update (the others stop at escape); the two probes separate
+    /// the two costs ([`predict_julia`]).
+    Julia { short: Workload, long: Workload },
+}
+
+/// The probes of `workload`; `None` where they would not be smaller than it.
+pub fn probe_of(workload: &Workload) -> Option<Probe> {
+    let (rows, cols) = workload.shape();
+    let iterations = workload.iterations();
+    let short = iterations.div_ceil(32);
+    match workload.kernel() {
+        Kernel::Diffusion => (short < iterations).then(|| Probe::Scaled {
+            probe: workload.resized((rows, cols), short),
+            scale: f64::from(iterations) / f64::from(short),
+        }),
+        Kernel::Julia => (2 * short < iterations).then(|| Probe::Julia {
+            short: workload.resized((rows, cols), short),
+            long: workload.resized((rows, cols), 2 * short),
+        }),
+    }
+}
+
+/// Pixels times `max_iter` of a Julia workload: the iterations of an array-at-a-time call.
+pub fn pixel_iterations(workload: &Workload) -> f64 {
+    let (rows, cols) = workload.shape();
+    rows as f64 * cols as f64 * f64::from(workload.iterations())
+}
+
+/// The seconds of a Julia call of `full = (pixel-iterations, z-updates)` from its two probes'
+/// `(seconds, pixel-iterations, z-updates)`: the costs `a` per pixel-iteration and `b` per
+/// z-update that fit both probes, neither negative (noise); where the probes cannot tell the
+/// two apart (no pixel escaped in either), all of it per z-update, the cheaper reading.
+pub fn predict_julia(short: (f64, f64, f64), long: (f64, f64, f64), full: (f64, f64)) -> f64 {
+    let ((t1, p1, u1), (t2, p2, u2)) = (short, long);
+    let det = p1 * u2 - p2 * u1;
+    let per_update = t2 / u2.max(1.0);
+    if det.abs() <= 1e-6 * p1 * u2 {
+        return per_update * full.1;
+    }
+    let (a, b) = ((t1 * u2 - t2 * u1) / det, (p1 * t2 - p2 * t1) / det);
+    let (a, b) = match (a >= 0.0, b >= 0.0) {
+        (true, true) => (a, b),
+        (false, _) => (0.0, per_update),
+        (_, false) => (t2 / p2.max(1.0), 0.0),
+    };
+    a * full.0 + b * full.1
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn probes_keep_the_shape_and_cut_the_iterations() {
+        assert_eq!(
+            probe_of(&Workload::julia_book()),
+            Some(Probe::Julia {
+                short: Workload::julia_book_sized(1000, 1000, 10),
+                long: Workload::julia_book_sized(1000, 1000, 20),
+            })
+        );
+        assert_eq!(
+            probe_of(&Workload::diffusion_book(256, 256, 500)),
+            Some(Probe::Scaled {
+                probe: Workload::diffusion_book(256, 256, 16),
+                scale: 500.0 / 16.0,
+            })
+        );
+        // Nothing smaller to run.
+        assert!(probe_of(&Workload::diffusion_book(8, 8, 1)).is_none());
+        assert!(probe_of(&Workload::julia_book_sized(9, 9, 2)).is_none());
+    }
+
+    /// A backend that pays per pixel-iteration, one that pays per z-update, and probes whose
+    /// noise makes one cost negative: the fit finds each.
+    #[test]
+    fn the_julia_fit_separates_the_two_costs() {
+        let (p1, p2, u1, u2) = (1e7, 2e7, 8e6, 1.4e7);
+        let full = (3e8, 3.3e7);
+        let dense = predict_julia((p1 * 1e-9, p1, u1), (p2 * 1e-9, p2, u2), full);
+        assert!((dense - 0.3).abs() < 1e-9, "{dense}");
+        let sparse = predict_julia((u1 * 1e-9, p1, u1), (u2 * 1e-9, p2, u2), full);
+        assert!((sparse - 0.033).abs() < 1e-9, "{sparse}");
+        // A long probe a bit faster than per-update scaling says: b < 0, all per pixel.
+        let noisy = predict_julia((1.0, p1, u1), (1.6, p2, u2), full);
+        assert!(noisy > 0.0 && noisy.is_finite());
+        // No pixel escaped: the cheaper, per-update reading.
+        let alive = predict_julia((1.0, p1, p1), (2.0, p2, p2), full);
+        assert!((alive - 2.0 / p2 * full.1).abs() < 1e-9);
+    }
 
     #[test]
     fn long_kernels_get_one_timed_run_fast_ones_many() {

@@ -12,7 +12,7 @@ use crate::backend::registry::Agreement;
 use crate::backend::{Backend, TransferTimes};
 use crate::error::Result;
 use crate::harness::alloc::{self, AllocCount};
-use crate::harness::budget::Budget;
+use crate::harness::budget::{self, Budget};
 use crate::harness::calibration::Calibration;
 use crate::harness::machine;
 use crate::harness::roofline::{self, Roofline};
@@ -364,6 +364,41 @@ fn timed_call(backend: &dyn Backend, run: &mut Prepared) -> Result<TimedCall> {
         allocations: before.zip(after).map(|(b, a)| b.until(a)),
         transfer: backend.last_transfer_times(),
     })
+}
+
+/// The predicted seconds of one call of `workload` on `backend`, from its probes
+/// ([`budget::probe_of`]); a Julia prediction needs the reference's z-updates. `None` where
+/// there is nothing to predict from or a probe fails (the cell then runs and reports it).
+pub fn probe(
+    backend: &dyn Backend,
+    workload: &Workload,
+    reference: Option<&Reference>,
+) -> Option<f64> {
+    match budget::probe_of(workload)? {
+        budget::Probe::Scaled { probe, scale } => Some(probe_call(backend, &probe)?.0 * scale),
+        budget::Probe::Julia { short, long } => {
+            let full_updates = reference?.julia_updates()? as f64;
+            let fit = |w: &Workload| {
+                probe_call(backend, w)
+                    .map(|(s, updates)| (s, budget::pixel_iterations(w), updates as f64))
+            };
+            let (short, long) = (fit(&short)?, fit(&long)?);
+            let full = (budget::pixel_iterations(workload), full_updates);
+            Some(budget::predict_julia(short, long, full))
+        }
+    }
+}
+
+/// One probe's seconds and updates: its first call where that is long enough for warm-up
+/// costs to be noise, else its second.
+fn probe_call(backend: &dyn Backend, probe: &Workload) -> Option<(f64, u64)> {
+    const LONG_ENOUGH: f64 = 0.05;
+    let mut run = probe.prepare().ok()?;
+    let mut seconds = timed_call(backend, &mut run).ok()?.seconds;
+    if seconds < LONG_ENOUGH {
+        seconds = timed_call(backend, &mut run).ok()?.seconds;
+    }
+    Some((seconds, run.updates()))
 }
 
 /// Compares `candidate` with the `reference` output under `class`.

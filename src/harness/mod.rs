@@ -298,7 +298,8 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
         for backend in &backends {
             let name = backend.name();
             observer.started(&format!("{} {workload} {name}", workload.kernel().as_str()));
-            let predicted = predict(&measurements, name, workload);
+            let predicted = predict(&measurements, name, workload)
+                .or_else(|| measure::probe(&**backend, workload, reference.as_ref()));
             let budget = if compilers::is_extra_row(name) {
                 compilers::extra_row_budget(&options.budget)
             } else {
@@ -411,7 +412,8 @@ pub fn compare(options: &Options, exe: &Path, observer: &dyn Observer) -> Result
 }
 
 /// The seconds one call of `backend` on `workload` should take, scaled from the largest
-/// smaller diffusion workload it was measured on (Julia has one workload: no prediction).
+/// smaller diffusion workload it was measured on (none for Julia and the first size: those
+/// are predicted by a probe).
 fn predict(measurements: &[Measurement], backend: &str, workload: &Workload) -> Option<f64> {
     let updates = workload.diffusion_updates()?;
     let smaller = measurements
@@ -520,7 +522,10 @@ fn counter_jobs(
     for workload in &workloads {
         for backend in backends {
             let device = is_device(&**backend);
-            if !(callgrind && device) {
+            // A quick look counts the main rows: a counting child costs about half a second
+            // of valgrind start-up whatever it counts, and the compiler table has 10 more.
+            let extra = options.quick && compilers::is_extra_row(backend.name());
+            if !(extra || callgrind && device) {
                 jobs.push((backend.name().to_string(), workload.clone(), device));
             }
         }

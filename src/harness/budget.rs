@@ -41,8 +41,8 @@ impl Budget {
         fixed_runs: None,
     };
 
-    /// A quick look: 3 s a cell, a tenth of a second of timed runs (at least two after a
-    /// warm-up, so a 0.1 s kernel gets one timed run).
+    /// A quick look: 3 s a cell, a tenth of a second of timed runs (a call of 0.05 s or more
+    /// is its cell's one timed run; a faster one gets at least two after its warm-up).
     pub const QUICK: Budget = Budget {
         cell_seconds: 3.0,
         sampling_seconds: 0.1,

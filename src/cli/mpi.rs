@@ -32,26 +32,18 @@ pub fn wanted(backend: &str) -> bool {
 fn on_world(body: impl FnOnce(&World) -> Result<(), Error>) -> Result<(), Failure> {
     let failure = match mpi::world() {
         Ok(world) => {
-            let failure = body(&world).err().map(Failure::from);
             // The line is written before the barrier: once any rank passes it and exits
             // non-zero, mpirun may kill rank 0, and a line not yet written would be lost.
-            let failure = match failure {
-                Some(Failure {
-                    message: Some(message),
-                    code,
-                }) if world.is_root() => {
+            let failure = body(&world).err().map(|e| {
+                let Failure { message, code } = Failure::from(e);
+                if let Some(message) = message.filter(|_| world.is_root()) {
                     output::to_stderr("error", message);
-                    Some(Failure {
-                        message: None,
-                        code,
-                    })
                 }
-                Some(f) if !world.is_root() => Some(Failure {
+                Failure {
                     message: None,
-                    code: f.code,
-                }),
-                other => other,
-            };
+                    code,
+                }
+            });
             // Every rank done with the run before any finalises (every path out of `body`
             // is reached by all ranks alike: errors are agreed on).
             world.barrier();

@@ -3,7 +3,7 @@
 //!
 //! - diffusion: shapes from 1 x 1 to 300 x 300, with every width around the vector widths (4
 //!   and 8 lanes plus the two wrapping edge cells) and primes; step counts 0, 1 and others
-//!   that are no multiple of a block depth (`simd-wavefront` runs up to 8 steps per pass);
+//!   that are no multiple of a block depth (`simd-wavefront` runs up to 12 steps per pass);
 //!   random `dt` and `d` up to the stability limit; grids in [0, 1), over the whole finite
 //!   range, subnormal, near 1.0, of signed zeros, or overflowing.
 //! - Julia: images from 1 x 1 to 64 x 40, regions from the whole set down to 1e-7 wide

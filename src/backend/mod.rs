@@ -18,6 +18,8 @@ pub mod scalar_autovec;
 pub mod simd;
 #[cfg(feature = "rayon")]
 pub mod simd_wavefront;
+#[cfg(feature = "rayon")]
+pub mod team;
 pub mod threads;
 
 // `::ndarray`: the crate, not this module's child of the same name.

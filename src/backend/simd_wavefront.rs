@@ -12,10 +12,17 @@
 //! Rows outside the band (ghost rows, wrapping periodically) are recomputed by each band
 //! rather than exchanged: level `t` covers the band widened by `depth - t` rows on each side,
 //! a trapezoid, so the bands are independent for a whole pass and the threads meet once per
-//! pass instead of once per step. The recomputation costs about `depth^2` rows per band and
-//! pass; every row is computed by the same row kernel from the same inputs as in a one-step
-//! sweep, so the result is bit for bit the same whatever the depth, the band split or the step
-//! count.
+//! pass instead of once per step. The recomputation costs `depth * (depth - 1)` rows per band
+//! and pass; every row is computed by the same row kernel from the same inputs as in a
+//! one-step sweep, so the result is bit for bit the same whatever the depth, the band split or
+//! the step count.
+//!
+//! The threads meet as a [`team`]: formed once per call, a member per band, at a spinning
+//! barrier after each pass. A fork-join per pass cost about 27 µs on the Intel machine (the
+//! workers sleep and are woken), against 0.05-0.2 µs for the barrier: at 256² x 500, with a
+//! pass of two steps, the fork-joins alone took as long as the arithmetic (22 ms a call, 6.6 ms
+//! with the team). Where a team cannot be formed the passes fall back to fork-joins; with one
+//! thread they run on the caller's.
 
 use std::cell::RefCell;
 
@@ -24,17 +31,23 @@ use rayon::prelude::*;
 
 use crate::backend::rayon::Parallel;
 use crate::backend::rows::{Lap, RowKernels};
+use crate::backend::team;
 use crate::backend::{Backend, DiffusionKernel, JuliaKernel, diffusion_buffers, ping_pong};
 use crate::error::Result;
 use crate::problem::{DiffusionParams, JuliaParams};
 
-/// The deepest temporal block: more steps per pass save bandwidth but cost `depth^2` ghost
-/// rows per band and a larger ring.
-const MAX_DEPTH: usize = 8;
+/// The deepest temporal block: more steps per pass save bandwidth but cost ghost rows and a
+/// larger ring. Measured on the Intel machine (2 MiB L2), two threads, 2048² and 4096² x 96
+/// steps: depth 4, 8, 12, 16 took 0.206, 0.136, 0.121, 0.121 s and 0.737, 0.513, 0.444,
+/// 0.516 s (minima of 7 runs).
+const MAX_DEPTH: usize = 12;
 /// Bytes the rings of one thread may take: about a core's L2 cache (1 MiB on Zen 4), so the
 /// rows that wait for the next level are still there when it reads them. Measured on 4096²
 /// x 48 steps, one thread: 128 KiB 0.73 s, 256 KiB 0.57 s, 512 KiB 0.40 s, 1 MiB 0.38 s.
 const RING_BUDGET: usize = 1024 * 1024;
+/// The ring's bytes for a grid that stays in the cache anyway: the L1 data cache of the
+/// smallest core these machines have (32 KiB).
+const SMALL_GRID_RING_BUDGET: usize = 32 * 1024;
 
 thread_local! {
     /// Each worker thread's ring rows, grown on first use and kept, so that a timed call
@@ -69,7 +82,7 @@ impl<K: RowKernels> Backend for Wavefront<K> {
         self.inner.cpu_threads()
     }
     fn steps_per_pass(&self, params: &DiffusionParams) -> u32 {
-        depth_for(band_rows(params), params.cols()) as u32
+        depth_for(band_rows(params), params.rows(), params.cols()) as u32
     }
 }
 
@@ -88,35 +101,151 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
         steps: u32,
     ) -> Result<()> {
         let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
-        let cols = params.cols();
         let band_rows = band_rows(params);
-        let depth = depth_for(band_rows, cols);
-        let lap = self.inner.kernels().lap_for(params, grid);
-        let steps = steps as usize;
-        let mut done = 0;
-        ping_pong(grid, scratch, steps.div_ceil(depth) as u32, |src, dst| {
-            let pass = depth.min(steps - done);
-            dst.par_chunks_mut(band_rows * cols)
-                .enumerate()
-                .for_each(|(b, out)| {
-                    RING.with_borrow_mut(|ring| {
-                        let band = Band {
-                            rows: params.rows(),
-                            cols,
-                            k: params.k(),
-                            src,
-                            depth: pass,
-                            first: b * band_rows,
-                            lap,
-                        };
-                        band.advance(self.inner.kernels(), out, ring)
-                    })
-                });
-            done += pass;
-        });
+        let pass = Pass {
+            rows: params.rows(),
+            cols: params.cols(),
+            k: params.k(),
+            band_rows,
+            depth: depth_for(band_rows, params.rows(), params.cols()),
+            lap: self.inner.kernels().lap_for(params, grid),
+            steps: steps as usize,
+        };
+        let kernels = self.inner.kernels();
+        if rayon::current_num_threads() == 1 {
+            // One band: on this thread, without waking the pool once per call or pass.
+            pass.serial(kernels, grid, scratch);
+        } else if !pass.in_team(kernels, grid, scratch) {
+            pass.fork_join(kernels, grid, scratch);
+        }
         Ok(())
     }
 }
+
+/// The plan of one `evolve` call: bands of `band_rows` rows, `depth` steps per pass.
+#[derive(Clone, Copy)]
+struct Pass {
+    rows: usize,
+    cols: usize,
+    k: f64,
+    band_rows: usize,
+    depth: usize,
+    lap: Lap,
+    steps: usize,
+}
+
+impl Pass {
+    /// Steps of pass number `p`: `depth`, the last one what is left.
+    fn steps_of(&self, p: usize) -> usize {
+        self.depth.min(self.steps - p * self.depth)
+    }
+
+    fn passes(&self) -> usize {
+        self.steps.div_ceil(self.depth)
+    }
+
+    /// Band `b` of a pass from `src`.
+    fn band<'a>(&self, src: &'a [f64], b: usize, p: usize) -> Band<'a> {
+        Band {
+            rows: self.rows,
+            cols: self.cols,
+            k: self.k,
+            src,
+            depth: self.steps_of(p),
+            first: b * self.band_rows,
+            lap: self.lap,
+        }
+    }
+
+    /// Every pass by one team (`team::run`), a member per band meeting at a spinning barrier
+    /// after each pass; `false`, with nothing done, when no team can be formed now.
+    fn in_team<K: RowKernels>(&self, kernels: &K, grid: &mut [f64], scratch: &mut [f64]) -> bool {
+        let len = grid.len();
+        let buffers = [
+            SharedGrid(grid.as_mut_ptr()),
+            SharedGrid(scratch.as_mut_ptr()),
+        ];
+        let passes = self.passes();
+        let bands = self.rows.div_ceil(self.band_rows);
+        team::run(|member| {
+            // Member `m` takes bands `m`, `m + members`, ...: one band each as `evolve` plans.
+            let mine = (member.index..bands).step_by(member.count);
+            let cells = |b: usize| {
+                b * self.band_rows * self.cols
+                    ..((b + 1) * self.band_rows).min(self.rows) * self.cols
+            };
+            RING.with_borrow_mut(|ring| {
+                for p in 0..passes {
+                    let (src, dst) = (&buffers[p % 2], &buffers[1 - p % 2]);
+                    for b in mine.clone() {
+                        let cells = cells(b);
+                        // SAFETY: both buffers are `len` long and outlive the team. In a pass
+                        // every member reads only `src` and writes only its own bands' rows of
+                        // `dst`, disjoint from every other member's; the barrier between passes
+                        // orders one pass's writes before the next pass's reads, and these
+                        // borrows end with the pass.
+                        let (src, out) = unsafe {
+                            (
+                                std::slice::from_raw_parts(src.0, len),
+                                std::slice::from_raw_parts_mut(dst.0.add(cells.start), cells.len()),
+                            )
+                        };
+                        self.band(src, b, p).advance(kernels, out, ring);
+                    }
+                    member.barrier.wait();
+                }
+            });
+            if passes % 2 == 1 {
+                // The result is in `scratch`; each member copies back the rows it wrote last.
+                for b in mine {
+                    let cells = cells(b);
+                    // SAFETY: as above, each member touches only its own bands' rows of both
+                    // buffers, and no member reads after the last barrier.
+                    unsafe {
+                        std::ptr::copy_nonoverlapping(
+                            buffers[1].0.add(cells.start),
+                            buffers[0].0.add(cells.start),
+                            cells.len(),
+                        )
+                    }
+                }
+            }
+        })
+        .is_some()
+    }
+
+    /// Every pass, band after band, on the calling thread.
+    fn serial<K: RowKernels>(&self, kernels: &K, grid: &mut [f64], scratch: &mut [f64]) {
+        let mut p = 0;
+        RING.with_borrow_mut(|ring| {
+            ping_pong(grid, scratch, self.passes() as u32, |src, dst| {
+                for (b, out) in dst.chunks_mut(self.band_rows * self.cols).enumerate() {
+                    self.band(src, b, p).advance(kernels, out, ring);
+                }
+                p += 1;
+            })
+        });
+    }
+
+    /// Every pass as one fork-join of the bands over rayon's pool.
+    fn fork_join<K: RowKernels>(&self, kernels: &K, grid: &mut [f64], scratch: &mut [f64]) {
+        let mut p = 0;
+        ping_pong(grid, scratch, self.passes() as u32, |src, dst| {
+            dst.par_chunks_mut(self.band_rows * self.cols)
+                .enumerate()
+                .for_each(|(b, out)| {
+                    RING.with_borrow_mut(|ring| self.band(src, b, p).advance(kernels, out, ring))
+                });
+            p += 1;
+        });
+    }
+}
+
+/// A grid buffer that the members of a team share; see [`Pass::in_team`] for the discipline
+/// that makes this sound.
+struct SharedGrid(*mut f64);
+// SAFETY: the pointer is only dereferenced under `Pass::in_team`'s discipline.
+unsafe impl Sync for SharedGrid {}
 
 /// Rows of each thread's band: one band per thread.
 fn band_rows(params: &DiffusionParams) -> usize {
@@ -125,11 +254,24 @@ fn band_rows(params: &DiffusionParams) -> usize {
 }
 
 /// Steps per pass for bands of `band_rows` rows of `cols` cells: as deep as the ring budget
-/// allows, and shallow enough that the ghost rows (`depth^2` per band) stay under a sixteenth
-/// of the band's rows.
-fn depth_for(band_rows: usize, cols: usize) -> usize {
-    let by_cache = RING_BUDGET / (3 * cols * std::mem::size_of::<f64>()) + 1;
-    let by_ghosts = (band_rows / 16).isqrt();
+/// allows, and shallow enough that the ghost rows stay under a thirty-second of the work.
+/// (Level `t` of a pass recomputes `2 * (depth - t)` ghost rows, `depth * (depth - 1)` in all
+/// against `depth * band_rows` useful ones.) Measured on the Intel machine, two threads, x500
+/// steps: 256² (bands of 128 rows) depth 2, 4, 8, 12: 7.9, 5.1, 5.3, 6.1 ms; 512²
+/// depth 4, 8, 12: 29.1, 24.7, 26.4 ms.
+///
+/// A grid that fits in the ring budget itself (256² is 1 MiB with its scratch) is read from
+/// the cache whatever the depth; there a pass only saves barriers, and the ring is kept to
+/// [`SMALL_GRID_RING_BUDGET`] so as not to push the grid's rows out.
+fn depth_for(band_rows: usize, rows: usize, cols: usize) -> usize {
+    let row_bytes = 3 * cols * std::mem::size_of::<f64>();
+    let budget = if 2 * rows * cols * std::mem::size_of::<f64>() <= RING_BUDGET {
+        SMALL_GRID_RING_BUDGET
+    } else {
+        RING_BUDGET
+    };
+    let by_cache = budget / row_bytes + 1;
+    let by_ghosts = band_rows / 32 + 1;
     by_cache.min(by_ghosts).clamp(1, MAX_DEPTH)
 }
 
@@ -280,6 +422,50 @@ mod tests {
                             first + len
                         );
                     }
+                }
+            }
+        }
+    }
+
+    /// Every way of running the passes (a team, a fork-join, one thread) gives `scalar`'s grid bit
+    /// for bit: band counts from one to more than the rows, depths that do and do not divide
+    /// the step count, odd and even pass counts (the team copies an odd one back itself).
+    #[test]
+    fn every_way_of_running_the_passes_matches_scalar() {
+        let mut rng = Rng::new(15);
+        for (rows, cols, steps) in [(37, 29, 23), (8, 16, 12), (3, 5, 7), (64, 24, 1)] {
+            let params = DiffusionParams::book(rows, cols).unwrap();
+            let grid: Vec<f64> = (0..rows * cols).map(|_| rng.unit() - 0.5).collect();
+            let mut want = ndarray::Array2::from_shape_vec((rows, cols), grid.clone()).unwrap();
+            crate::evolve(&scalar::backend(), &params, want.view_mut(), steps).unwrap();
+            for (band_rows, depth) in [(rows, 1), (rows.div_ceil(2), 4), (1, 3), (rows + 5, 6)] {
+                let pass = Pass {
+                    rows,
+                    cols,
+                    k: params.k(),
+                    band_rows,
+                    depth,
+                    lap: Lap::Separate,
+                    steps: steps as usize,
+                };
+                for way in ["team", "fork-join", "serial"] {
+                    let (mut got, mut scratch) = (grid.clone(), vec![f64::NAN; grid.len()]);
+                    match way {
+                        // Retried while another test's team holds the pool.
+                        "team" => {
+                            while !pass.in_team(&ScalarRows, &mut got, &mut scratch) {
+                                std::thread::yield_now();
+                            }
+                        }
+                        "fork-join" => pass.fork_join(&ScalarRows, &mut got, &mut scratch),
+                        _ => pass.serial(&ScalarRows, &mut got, &mut scratch),
+                    }
+                    assert!(
+                        got.iter()
+                            .zip(want.as_slice().unwrap())
+                            .all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{rows}x{cols} x{steps}, bands of {band_rows}, depth {depth}, {way}"
+                    );
                 }
             }
         }

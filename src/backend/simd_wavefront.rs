@@ -101,6 +101,9 @@ impl<K: RowKernels> DiffusionKernel for Wavefront<K> {
         steps: u32,
     ) -> Result<()> {
         let (grid, scratch) = diffusion_buffers(params, grid, scratch)?;
+        if steps == 0 {
+            return Ok(());
+        }
         let band_rows = band_rows(params);
         let pass = Pass {
             rows: params.rows(),
@@ -161,6 +164,8 @@ impl Pass {
     /// after each pass; `false`, with nothing done, when no team can be formed now.
     fn in_team<K: RowKernels>(&self, kernels: &K, grid: &mut [f64], scratch: &mut [f64]) -> bool {
         let len = grid.len();
+        // The pointers below are read as `len` cells of `rows` rows each.
+        assert!(scratch.len() == len && len == self.rows * self.cols);
         let buffers = [
             SharedGrid(grid.as_mut_ptr()),
             SharedGrid(scratch.as_mut_ptr()),
@@ -427,13 +432,29 @@ mod tests {
         }
     }
 
+    /// `scalar`'s rows, counting the rows computed.
+    #[derive(Default)]
+    struct CountingRows {
+        rows: std::sync::atomic::AtomicUsize,
+    }
+
+    impl RowKernels for CountingRows {
+        fn julia_rows(&self, params: &JuliaParams, first_row: usize, out: &mut [u32]) {
+            ScalarRows.julia_rows(params, first_row, out)
+        }
+        fn diffusion_row(&self, k: f64, up: &[f64], mid: &[f64], down: &[f64], out: &mut [f64]) {
+            self.rows.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ScalarRows.diffusion_row(k, up, mid, down, out)
+        }
+    }
+
     /// Every way of running the passes (a team, a fork-join, one thread) gives `scalar`'s grid bit
     /// for bit: band counts from one to more than the rows, depths that do and do not divide
     /// the step count, odd and even pass counts (the team copies an odd one back itself).
     #[test]
     fn every_way_of_running_the_passes_matches_scalar() {
         let mut rng = Rng::new(15);
-        for (rows, cols, steps) in [(37, 29, 23), (8, 16, 12), (3, 5, 7), (64, 24, 1)] {
+        for (rows, cols, steps) in [(37, 29, 23), (8, 16, 12), (3, 5, 7), (64, 24, 1), (9, 9, 0)] {
             let params = DiffusionParams::book(rows, cols).unwrap();
             let grid: Vec<f64> = (0..rows * cols).map(|_| rng.unit() - 0.5).collect();
             let mut want = ndarray::Array2::from_shape_vec((rows, cols), grid.clone()).unwrap();
@@ -448,18 +469,21 @@ mod tests {
                     lap: Lap::Separate,
                     steps: steps as usize,
                 };
+                let mut computed = Vec::new();
                 for way in ["team", "fork-join", "serial"] {
                     let (mut got, mut scratch) = (grid.clone(), vec![f64::NAN; grid.len()]);
+                    let kernels = CountingRows::default();
                     match way {
                         // Retried while another test's team holds the pool.
                         "team" => {
-                            while !pass.in_team(&ScalarRows, &mut got, &mut scratch) {
+                            while !pass.in_team(&kernels, &mut got, &mut scratch) {
                                 std::thread::yield_now();
                             }
                         }
-                        "fork-join" => pass.fork_join(&ScalarRows, &mut got, &mut scratch),
-                        _ => pass.serial(&ScalarRows, &mut got, &mut scratch),
+                        "fork-join" => pass.fork_join(&kernels, &mut got, &mut scratch),
+                        _ => pass.serial(&kernels, &mut got, &mut scratch),
                     }
+                    computed.push(kernels.rows.into_inner());
                     assert!(
                         got.iter()
                             .zip(want.as_slice().unwrap())
@@ -467,6 +491,12 @@ mod tests {
                         "{rows}x{cols} x{steps}, bands of {band_rows}, depth {depth}, {way}"
                     );
                 }
+                // Each band is computed once per pass, by one member: as many rows as one
+                // thread computes (a band run by every member would give the same bits).
+                assert!(
+                    computed.iter().all(|&n| n == computed[2]),
+                    "rows computed by team, fork-join, serial: {computed:?}"
+                );
             }
         }
     }

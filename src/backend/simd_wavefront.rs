@@ -18,12 +18,12 @@
 //! the step count.
 //!
 //! The threads meet as a [`team`]: formed once per call, a member per band, at a spinning
-//! barrier after each pass. A fork-join per pass cost 27-44 µs on the Intel machine (the
+//! barrier after each pass. A fork-join per pass cost 26-44 µs on the Intel machine (the
 //! workers sleep and are woken), against 0.03-0.25 µs for a barrier round (`cargo run
-//! --release --example team_costs`): at 256² x 500, with a
-//! pass of two steps, the fork-joins alone took as long as the arithmetic (22 ms a call, 6.6 ms
-//! with the team). Where a team cannot be formed the passes fall back to fork-joins; with one
-//! thread they run on the caller's.
+//! --release --example team_costs`): at 256² x 500, with a pass of two steps, the fork-joins
+//! alone took as long as the arithmetic (22 ms a call, 6.6 ms with the team). Where a team
+//! cannot be formed the passes fall back to fork-joins; with one thread they run on the
+//! caller's.
 
 use std::cell::RefCell;
 

@@ -22,10 +22,10 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-/// Spins before a waiting member starts yielding its CPU: 48-60 µs on the Intel machine
-/// (a `pause` there takes 12-15 ns; `examples/team_costs` measures both), longer than a free partner with the same work needs to
-/// arrive, short enough that an oversubscribed pool soon gives the CPU to the member it waits
-/// for (a `yield_now` took 0.23-0.34 µs).
+/// Spins before a waiting member starts yielding its CPU: 48-60 µs on the Intel machine (a
+/// `pause` there takes 12-15 ns, a `yield_now` 0.23-0.34 µs; `examples/team_costs` measures
+/// them): longer than a free partner with the same work needs to arrive, short enough that an
+/// oversubscribed pool soon gives the CPU to the member it waits for.
 const SPINS_BEFORE_YIELD: u32 = 1 << 12;
 
 /// Whether a team holds the pool now.

@@ -80,6 +80,16 @@ pub(super) unsafe trait Lanes: Copy {
     fn add_one(self, mask: Self::Mask) -> Self;
     /// The count in one stored lane of a counter.
     fn count_of(lane: f64) -> u32;
+    /// The counts of all `LANES` lanes of a counter, written to the start of `out`
+    /// (`out.len() >= LANES`, checked).
+    #[inline(always)]
+    fn store_counts(self, out: &mut [u32]) {
+        let mut lanes = [0.0; 16];
+        self.store(&mut lanes);
+        for (o, &lane) in out[..Self::LANES].iter_mut().zip(&lanes) {
+            *o = Self::count_of(lane);
+        }
+    }
     /// `[prev[LANES - 1], cur[0], .., cur[LANES - 2]]`: the left neighbours of `cur`'s cells
     /// when `prev` holds the cells before them.
     fn left_of(prev: Self, cur: Self) -> Self;
@@ -240,6 +250,17 @@ unsafe impl Lanes for Avx2 {
         lane.to_bits() as u32
     }
     #[inline(always)]
+    fn store_counts(self, out: &mut [u32]) {
+        assert!(out.len() >= Self::LANES);
+        // The low halves of the four i64 lanes (`count_of`), gathered into the low 128 bits.
+        unsafe {
+            let low = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+            let counts = _mm256_permutevar8x32_epi32(_mm256_castpd_si256(self.0), low);
+            // SAFETY: `out` holds at least four u32, checked above.
+            _mm_storeu_si128(out.as_mut_ptr().cast(), _mm256_castsi256_si128(counts));
+        }
+    }
+    #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {
         // straddle = [p2, p3, c0, c1]; `vshufpd` 0b0101 takes [straddle1, cur0, straddle3, cur2].
         let straddle = unsafe { _mm256_permute2f128_pd::<0x21>(prev.0, cur.0) };
@@ -319,6 +340,16 @@ unsafe impl Lanes for Avx512 {
     #[inline(always)]
     fn count_of(lane: f64) -> u32 {
         lane as u32
+    }
+    #[inline(always)]
+    fn store_counts(self, out: &mut [u32]) {
+        assert!(out.len() >= Self::LANES);
+        // Whole f64 counts below 2^32: truncation to u32 is exact.
+        unsafe {
+            let counts = _mm512_cvttpd_epu32(self.0);
+            // SAFETY: `out` holds at least eight u32, checked above.
+            _mm256_storeu_si256(out.as_mut_ptr().cast(), counts);
+        }
     }
     #[inline(always)]
     fn left_of(prev: Self, cur: Self) -> Self {

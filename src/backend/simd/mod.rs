@@ -232,25 +232,39 @@ impl Pixels<'_> {
         if len == 0 {
             return;
         }
+        slot.start = self.next;
+        slot.count = V::splat(0.0);
+        slot.active = V::all_lanes();
+        slot.iterations = 0;
+        self.next += len;
+        if len == V::LANES && self.col + len <= self.xs.len() {
+            // The common case, a whole vector inside one row: a load and a broadcast instead of
+            // the lane-by-lane gather below. A book vector lives ~48 iterations, so per-vector
+            // costs show: this and `store_counts` took the book problem (avx512, one thread)
+            // from 17.4-20.0 to 15.0-15.6 ms (minima of interleaved runs).
+            slot.zr = V::load(&self.xs[self.col..]);
+            slot.zi = V::splat(self.ys[self.row]);
+            self.col += len;
+            if self.col == self.xs.len() && self.next < self.total {
+                (self.row, self.col) = (self.row + 1, 0);
+            }
+            return;
+        }
+        let first = self.next - len;
         let (mut x, mut y) = ([0.0; 16], [0.0; 16]);
         for lane in 0..V::LANES {
             // Lanes past the band's end repeat its last pixel; their counts are dropped.
             x[lane] = self.xs[self.col];
             y[lane] = self.ys[self.row];
-            if lane < len && self.next + lane + 1 < self.total {
+            if lane < len && first + lane + 1 < self.total {
                 self.col += 1;
                 if self.col == self.xs.len() {
                     (self.row, self.col) = (self.row + 1, 0);
                 }
             }
         }
-        slot.start = self.next;
         slot.zr = V::load(&x);
         slot.zi = V::load(&y);
-        slot.count = V::splat(0.0);
-        slot.active = V::all_lanes();
-        slot.iterations = 0;
-        self.next += len;
     }
 }
 
@@ -318,10 +332,15 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
             }
             s.iterations += block;
             if s.iterations == max_iter || !V::any(s.active) {
-                let mut counts = [0.0; 16];
-                s.count.store(&mut counts);
-                for (o, &n) in out[s.start..s.start + s.len].iter_mut().zip(&counts) {
-                    *o = V::count_of(n);
+                let out = &mut out[s.start..s.start + s.len];
+                if s.len == V::LANES {
+                    s.count.store_counts(out);
+                } else {
+                    let mut counts = [0.0; 16];
+                    s.count.store(&mut counts);
+                    for (o, &n) in out.iter_mut().zip(&counts) {
+                        *o = V::count_of(n);
+                    }
                 }
                 pixels.refill(s);
             }
@@ -635,9 +654,14 @@ mod tests {
         use crate::backend::scalar::ScalarRows;
         use crate::problem::julia::BOOK_C;
         use crate::problem::{JuliaParams, Region};
-        for max_iter in [0, 1, 13, 300] {
-            let params = JuliaParams::new(61, 37, Region::BOOK, BOOK_C, max_iter).unwrap();
-            let mut want = vec![0u32; 61 * 37];
+        // Widths that are and are not whole vectors (rows ending inside a vector, vectors
+        // spanning several rows), and bands that start past the first row.
+        for ((width, height), max_iter) in [(61, 37), (64, 9), (3, 5), (1, 4)]
+            .into_iter()
+            .flat_map(|shape| [0, 1, 13, 300].map(|max_iter| (shape, max_iter)))
+        {
+            let params = JuliaParams::new(width, height, Region::BOOK, BOOK_C, max_iter).unwrap();
+            let mut want = vec![0u32; width * height];
             ScalarRows.julia_rows(&params, 0, &mut want);
             for path in SimdPath::ALL {
                 let Ok(rows) = SimdRows::with_path(path) else {
@@ -647,9 +671,15 @@ mod tests {
                     );
                     continue;
                 };
-                let mut got = vec![u32::MAX; 61 * 37];
-                rows.julia_rows(&params, 0, &mut got);
-                assert!(want == got, "path {}, max_iter {max_iter}", path.name());
+                let mut got = vec![u32::MAX; width * height];
+                let (top, rest) = got.split_at_mut(2 * width);
+                rows.julia_rows(&params, 0, top);
+                rows.julia_rows(&params, 2, rest);
+                assert!(
+                    want == got,
+                    "path {}, {width}x{height}, max_iter {max_iter}",
+                    path.name()
+                );
             }
         }
     }

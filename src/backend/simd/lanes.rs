@@ -84,11 +84,7 @@ pub(super) unsafe trait Lanes: Copy {
     /// (`out.len() >= LANES`, checked).
     #[inline(always)]
     fn store_counts(self, out: &mut [u32]) {
-        let mut lanes = [0.0; 16];
-        self.store(&mut lanes);
-        for (o, &lane) in out[..Self::LANES].iter_mut().zip(&lanes) {
-            *o = Self::count_of(lane);
-        }
+        store_counts_by_lane(self, &mut out[..Self::LANES]);
     }
     /// `[prev[LANES - 1], cur[0], .., cur[LANES - 2]]`: the left neighbours of `cur`'s cells
     /// when `prev` holds the cells before them.
@@ -96,6 +92,16 @@ pub(super) unsafe trait Lanes: Copy {
     /// `[cur[1], .., cur[LANES - 1], next[0]]`: the right neighbours of `cur`'s cells when
     /// `next` holds the cells after them.
     fn right_of(cur: Self, next: Self) -> Self;
+}
+
+/// The counts of a counter's first `out.len()` lanes (at most `LANES`), one lane at a time.
+#[inline(always)]
+pub(super) fn store_counts_by_lane<V: Lanes>(count: V, out: &mut [u32]) {
+    let mut lanes = [0.0; 16];
+    count.store(&mut lanes);
+    for (o, &lane) in out.iter_mut().zip(&lanes[..V::LANES]) {
+        *o = V::count_of(lane);
+    }
 }
 
 /// The baseline: `wide::f64x4`, which a default x86-64 build compiles to SSE2.

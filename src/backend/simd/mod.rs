@@ -240,8 +240,8 @@ impl Pixels<'_> {
         if len == V::LANES && self.col + len <= self.xs.len() {
             // The common case, a whole vector inside one row: a load and a broadcast instead of
             // the lane-by-lane gather below. A book vector lives ~48 iterations, so per-vector
-            // costs show: this and `store_counts` took the book problem (avx512, one thread)
-            // from 17.4-20.0 to 15.0-15.6 ms (minima of interleaved runs).
+            // costs show: this and `store_counts` took the book problem (avx512, one thread,
+            // Xeon model 167) from 17.4-20.0 to 15.0-15.6 ms (`examples/time_backend` minima).
             slot.zr = V::load(&self.xs[self.col..]);
             slot.zi = V::splat(self.ys[self.row]);
             self.col += len;
@@ -336,11 +336,7 @@ fn julia_band<V: Lanes>((params, first_row, out): (&JuliaParams, usize, &mut [u3
                 if s.len == V::LANES {
                     s.count.store_counts(out);
                 } else {
-                    let mut counts = [0.0; 16];
-                    s.count.store(&mut counts);
-                    for (o, &n) in out.iter_mut().zip(&counts) {
-                        *o = V::count_of(n);
-                    }
+                    lanes::store_counts_by_lane(s.count, out);
                 }
                 pixels.refill(s);
             }
